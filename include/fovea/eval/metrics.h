@@ -1,0 +1,33 @@
+#pragma once
+// Evaluation measures of minimodel and openretina, exactly as they define them.
+// `responses` are (stimuli, repeats, neurons): stimuli = images or frames;
+// `predictions` are (stimuli, neurons). Inputs of any floating dtype; the
+// computation runs in float64 and every result is a float64 tensor (neurons,).
+#include <ATen/core/Tensor.h>
+
+namespace fovea::eval {
+
+// minimodel: total = var over all trials (ddof 1); noise = mean over stimuli of
+// var over repeats (ddof 1); FEV = (total - noise) / total.
+at::Tensor fev(const at::Tensor& responses);
+// minimodel: FEVE = 1 - (mse - noise) / (total - noise), unclipped, with
+// mse = mean over all trials of (y - prediction)^2.
+at::Tensor feve(const at::Tensor& responses, const at::Tensor& predictions);
+
+// openretina: explainable = max(total - noise, 1e-9); ratio = explainable / (total + 1e-9).
+at::Tensor explainable_variance_ratio(const at::Tensor& responses);
+// openretina: max(0, 1 - max(mse - noise, 0) / explainable).
+at::Tensor feve_openretina(const at::Tensor& responses, const at::Tensor& predictions);
+// openretina: correlation over all (stimulus, repeat) pairs between each trial
+// and the mean of the other repeats of the same stimulus.
+at::Tensor oracle_jackknife(const at::Tensor& responses);
+// Pearson correlation between the trial average and the prediction, per neuron.
+at::Tensor correlation_to_average(const at::Tensor& responses, const at::Tensor& predictions);
+// Pearson correlation per neuron between two (stimuli, neurons) arrays; NaN -> 0.
+at::Tensor correlation(const at::Tensor& a, const at::Tensor& b);
+// Mean over repeats of the per-repeat correlation with the prediction.
+at::Tensor per_trial_correlation(const at::Tensor& responses, const at::Tensor& predictions);
+// Tutorial "varexp": 1 - mean (y - prediction)^2 / var(y, ddof 0) over all trials.
+at::Tensor variance_explained(const at::Tensor& responses, const at::Tensor& predictions);
+
+}  // namespace fovea::eval

@@ -1,0 +1,28 @@
+#pragma once
+// Each subcommand lives in its own file and registers itself on the app.
+// Commands only parse arguments and call the library.
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace fovea::cli {
+
+// Options every command that runs a model takes.
+struct RuntimeOptions {
+  std::string device = "cpu";
+  int threads = 0;  // 0: all cores
+  uint64_t seed = 0;
+};
+void add_runtime_options(CLI::App* command, RuntimeOptions& options, bool with_seed = true);
+// Sets LibTorch's thread count and seeds every generator; checks the device.
+void apply_runtime_options(const RuntimeOptions& options);
+
+void add_simulate_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_import_command(CLI::App& app);
+void add_minimodels_command(CLI::App& app);
+
+}  // namespace fovea::cli

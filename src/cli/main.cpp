@@ -1,0 +1,58 @@
+// The `fovea` command line: parse, call the library, print.
+// Errors in user input print one line and exit 1; usage errors exit 2.
+#include <torch/torch.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "fovea/error.h"
+
+namespace fovea::cli {
+
+void add_runtime_options(CLI::App* command, RuntimeOptions& options, bool with_seed) {
+  command->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
+  command->add_option("--threads", options.threads, "CPU threads (0: all cores)")->capture_default_str();
+  if (with_seed) command->add_option("--seed", options.seed, "seed of every random generator")->capture_default_str();
+}
+
+void apply_runtime_options(const RuntimeOptions& options) {
+  if (options.device != "cpu" && options.device.rfind("cuda", 0) != 0)
+    throw CLI::ValidationError("--device", "must be cpu or cuda, got '" + options.device + "'");
+  if (options.device.rfind("cuda", 0) == 0 && !torch::cuda::is_available())
+    fail("--device " + options.device, "CUDA is not available in this LibTorch build or on this machine");
+  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+  at::set_num_threads(std::max(1, threads));
+  torch::manual_seed(options.seed);
+}
+
+}  // namespace fovea::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"fovea: predictive models of visual neurons (retina and V1)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fovea 0.1.0");
+  fovea::cli::add_simulate_command(app);
+  fovea::cli::add_train_command(app);
+  fovea::cli::add_eval_command(app);
+  fovea::cli::add_predict_command(app);
+  fovea::cli::add_info_command(app);
+  fovea::cli::add_import_command(app);
+  fovea::cli::add_minimodels_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const fovea::Error& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 1;
+  } catch (const c10::Error& e) {
+    // A LibTorch check on user data (a shape that does not fit the model, ...).
+    std::cerr << "error: " << e.what_without_backtrace() << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
