@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fovea::data {
 
@@ -22,12 +23,30 @@ struct SimulateV1Options {
   uint64_t seed = 0;
 };
 
+// What simulate_v1 wrote, for a summary line.
+struct SimulateV1Summary {
+  std::vector<std::string> files;  // images.npy, responses.npz, ground_truth.npz, README.txt (full paths)
+  int64_t n_neurons = 0;
+  int64_t n_images = 0;
+  at::Tensor fev;                  // (neurons,) float64: FEV of the written test repeats
+  double mean_fev = 0.0;           // mean of fev over neurons where it is defined
+};
+
 // Writes into `dir` (created if needed):
-//  images.npy          (N_images, height, width) float32
-//  responses.npz       sp, istim_sp, ss_all, istim_ss, xpos, ypos (minimodel keys)
-//  ground_truth.npz    test_rates (test images, neurons): noise-free responses,
-//                      plus each neuron's parameters (type, x, y, sigma, theta, freq, phase)
-//  README.txt          what the files are
-void simulate_v1(const std::string& dir, const SimulateV1Options& options);
+//  images.npy          (N_images, height, width) float32; test images are 0..n_test-1,
+//                      training images n_test..N-1
+//  responses.npz       sp (neurons, trials), istim_sp, ss_all (test, repeats, neurons),
+//                      istim_ss, xpos, ypos, iplane (minimodel keys and shapes)
+//  ground_truth.npz    test_rates (test images, neurons): the noise-free rates, equal
+//                      to the expected value of each ss_all repeat (no rescaling),
+//                      image_rates (N_images, neurons), each neuron's parameters
+//                      (type 0 simple / 1 complex, x, y, sigma, theta, freq, phase,
+//                      aspect, gain, offset, threshold, exponent, drive_mean,
+//                      drive_std, target_fev, event_scale) and its filters
+//                      rf_even, rf_odd (neurons, height, width)
+//  README.txt          what the files are and how they were made
+// The same options (seed included) give byte-identical files. Bad options
+// throw fovea::Error naming the option.
+SimulateV1Summary simulate_v1(const std::string& dir, const SimulateV1Options& options);
 
 }  // namespace fovea::data

@@ -3,6 +3,19 @@
 // `responses` are (stimuli, repeats, neurons): stimuli = images or frames;
 // `predictions` are (stimuli, neurons). Inputs of any floating dtype; the
 // computation runs in float64 and every result is a float64 tensor (neurons,).
+// Predictions may also be (stimuli, repeats, neurons), as openretina allows.
+// Measures with a noise variance need at least 2 repeats (the others 1); bad shapes throw
+// fovea::Error naming the measure.
+//
+// A neuron without variance (constant responses) never throws:
+//  fev: NaN (0/0, as NumPy gives; `fev > threshold` is false for NaN);
+//  feve: NaN or -inf (division by a zero explainable variance, as NumPy);
+//  explainable_variance_ratio: 1, as openretina gives (1e-9 / (0 + 1e-9)):
+//    filter such neurons on their variance, not on this ratio;
+//  feve_openretina: 0 (the residual over an explainable variance of 1e-9,
+//    clipped at 0);
+//  oracle_jackknife and every correlation: 0 (openretina's std + 1e-8);
+//  variance_explained: -inf or NaN (division by a zero variance).
 #include <ATen/core/Tensor.h>
 
 namespace fovea::eval {

@@ -20,6 +20,16 @@ using PyRef = std::shared_ptr<PyValue>;
 
 struct PyValue {
   enum class Kind { None, Bool, Int, Float, String, Bytes, List, Tuple, Dict, Tensor, Object };
+
+  PyValue() = default;
+  PyValue(const PyValue&) = default;
+  PyValue(PyValue&&) = default;
+  PyValue& operator=(const PyValue&) = default;
+  PyValue& operator=(PyValue&&) = default;
+  // Frees nested values iteratively: a deeply nested value (from a hostile
+  // pickle) cannot overflow the stack when it is destroyed.
+  ~PyValue();
+
   Kind kind = Kind::None;
 
   bool boolean = false;
@@ -36,7 +46,8 @@ struct PyValue {
   // Convenience accessors; each throws fovea::Error naming the expected kind.
   bool is_none() const { return kind == Kind::None; }
   bool is_dict() const { return kind == Kind::Dict; }
-  // Dict lookup by string key; nullptr if absent (or not a dict).
+  // Dict lookup by string key; nullptr if absent (or not a dict). Also looks
+  // into the items of an Object (an instance of a dict subclass).
   PyRef get(const std::string& key) const;
   int64_t as_int() const;       // Int or Bool
   double as_double() const;     // Float or Int
@@ -44,11 +55,28 @@ struct PyValue {
   std::string repr() const;     // short Python-like rendering for messages and debugging
 };
 
-// Parses pickle bytes (protocols 0-5). Persistent ids of the form torch.save
+// Parses pickle bytes (protocols 0-5).
+// Rebuilt: torch tensors (_rebuild_tensor_v2, _rebuild_parameter; the storage
+// view is made contiguous; requires_grad is not set), numpy arrays
+// (_reconstruct + BUILD, _frombuffer) -> Tensor, numpy scalars -> Int/Float/Bool,
+// OrderedDict/defaultdict -> Dict, set/frozenset -> List, _codecs.encode -> Bytes.
+// Other objects -> Object (dict or list items added to an instance of an
+// unknown dict/list subclass are kept in its `entries`/`items`). Attributes set
+// by BUILD on built-ins (an OrderedDict's `_metadata`) are dropped. Integers
+// beyond int64 become Object "builtins.int" whose args[0] holds the digits.
+// Reference cycles (OmegaConf nodes point to their `_parent`) are cut: the
+// back reference reads as None. Values nested more than 512 deep are refused. Persistent ids of the form torch.save
 // writes ('storage', storage_type, key, location, numel) are resolved through
 // `load_storage(key, dtype, numel)`, which must return a 1-D tensor.
 using StorageLoader = std::function<at::Tensor(const std::string& key, at::ScalarType dtype, int64_t numel)>;
 PyRef parse_pickle(const std::string& bytes, const std::string& origin, const StorageLoader& load_storage = nullptr);
+
+// Turns OmegaConf objects (DictConfig, ListConfig, AnyNode and the other
+// value nodes) into plain Dict/List/values, recursively through their
+// `_content` and `_val`; containers are converted element by element, and an
+// instance of an unknown dict subclass (Lightning's AttributeDict) becomes a
+// Dict of its items. Everything else is returned as it is.
+PyRef omegaconf_to_plain(const PyRef& value);
 
 // Reads a torch.save zip archive (`<name>/data.pkl` + `<name>/data/<key>`):
 // the unpickled object with every tensor materialised on the CPU.

@@ -1,0 +1,44 @@
+#pragma once
+// Per-neuron evaluation of predictions against repeated test responses, as
+// minimodel and openretina report it: a CSV with one row per neuron and a
+// JSON summary over the neurons that pass the reliability threshold.
+#include <ATen/core/Tensor.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fovea/nn/model.h"
+
+namespace fovea::data {
+struct V1Dataset;
+}
+
+namespace fovea::eval {
+
+struct EvaluationReport {
+  std::vector<std::string> columns;  // metric names, in table order
+  at::Tensor table;                  // (neurons, columns) float64
+  at::Tensor included;               // (neurons,) bool: passes the threshold
+  nlohmann::json summary;            // means over included neurons, counts, threshold
+
+  at::Tensor column(const std::string& name) const;
+};
+
+// `responses` (stimuli, repeats, neurons), `predictions` (stimuli, neurons).
+// Columns: fev, feve (minimodel), feve_openretina, var_ratio, corr_to_average,
+// oracle_jackknife, per_trial_corr, varexp; `truth` (stimuli, neurons), if
+// defined, adds corr_to_truth (correlation with the noise-free responses).
+// Neurons are included when fev > threshold (criterion "fev", minimodel) or
+// var_ratio >= threshold (criterion "var_ratio", openretina).
+EvaluationReport evaluate_predictions(const at::Tensor& responses, const at::Tensor& predictions, double threshold,
+                                      const std::string& criterion = "fev", const at::Tensor& truth = {});
+
+// Runs a V1 model on the dataset's test images and evaluates it.
+EvaluationReport evaluate_v1(nn::Model& model, const data::V1Dataset& dataset, const at::Tensor& truth = {},
+                             const std::string& device = "cpu");
+
+// Writes the per-neuron CSV and the JSON summary (both atomically).
+void write_report(const EvaluationReport& report, const std::string& csv_path, const std::string& json_path);
+
+}  // namespace fovea::eval

@@ -1,0 +1,89 @@
+#pragma once
+// Cores of the V1 models (minimodel's model_builder.Core and the tutorial's
+// one-layer model). Parameter names follow minimodel:
+//   core.features.layer0.{conv,norm}
+//   core.features.layer{i>=1}.ds_conv.{in_depth_conv,spatial_conv,out_depth_conv}, .norm
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/conv.h>
+
+#include "fovea/nn/model.h"
+
+namespace fovea::nn {
+
+// Options of minimodel's build_model that shape the core.
+struct MinimodelCoreOptions {
+  int64_t in_channels = 1;
+  int64_t n_layers = 2;
+  int64_t n_conv = 16;         // channels of layer0
+  int64_t n_conv_mid = 320;    // channels of the separable layers
+  std::vector<int64_t> kernel_size = {25, 9};  // layers beyond get 5
+  std::string activation = "elu";  // elu, relu, none
+  bool pool = true;            // 2x2 pooling after layer0 (stride 2 conv if false)
+  bool avgpool = false;        // average instead of max pooling
+  bool depth_separable = true;
+  bool use_bn = true;
+  bool out_1x1 = true;         // false for minimodels ("lessconv"): no out_depth_conv
+  double bn_momentum = 0.9;    // PyTorch semantics: new batch weighs 0.9
+
+  static MinimodelCoreOptions from_json(const Json& spec);
+  Json to_json() const;
+};
+
+// One layer of the core: conv (or depthwise-separable conv) -> BN -> activation [-> pool].
+class MinimodelLayerImpl : public torch::nn::Module {
+ public:
+  MinimodelLayerImpl(const MinimodelCoreOptions& options, int64_t index);
+  at::Tensor forward(at::Tensor x);
+  // The modules, for analyses and figures. Undefined when absent.
+  torch::nn::Conv2d conv{nullptr};            // layer0 or non-separable layers
+  torch::nn::Conv2d in_depth_conv{nullptr};   // separable layers: 1x1 in -> S
+  torch::nn::Conv2d spatial_conv{nullptr};    // separable layers: depthwise k x k
+  torch::nn::Conv2d out_depth_conv{nullptr};  // separable layers: 1x1 S -> S (full models)
+  torch::nn::BatchNorm2d norm{nullptr};
+
+ private:
+  std::string activation_;
+  bool pool_ = false, avgpool_ = false;
+};
+TORCH_MODULE(MinimodelLayer);
+
+class MinimodelCore : public Core {
+ public:
+  explicit MinimodelCore(const MinimodelCoreOptions& options);
+  at::Tensor forward(const at::Tensor& input) override;
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input_shape) override;
+  const MinimodelCoreOptions& options() const { return options_; }
+  MinimodelLayer layer(int64_t i) const { return layers_.at(i); }
+  int64_t n_layers() const { return static_cast<int64_t>(layers_.size()); }
+  // Output of the first `n` layers (n = n_layers(): the core's output).
+  at::Tensor forward_layers(const at::Tensor& input, int64_t n);
+
+ private:
+  MinimodelCoreOptions options_;
+  std::vector<MinimodelLayer> layers_;
+};
+
+// The tutorial's one-layer model core: Conv2d(in -> channels, k, pad k/2, bias) -> ELU.
+class SingleConvCore : public Core {
+ public:
+  SingleConvCore(int64_t in_channels, int64_t channels, int64_t kernel_size);
+  at::Tensor forward(const at::Tensor& input) override;
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input_shape) override;
+  torch::nn::Conv2d conv{nullptr};
+};
+
+// Block-averaging of pixels (b x b), the input stage of the tutorial's ridge
+// regression; no parameters. factor 1 passes images through.
+class BlockAverageCore : public Core {
+ public:
+  explicit BlockAverageCore(int64_t factor);
+  at::Tensor forward(const at::Tensor& input) override;
+  std::vector<int64_t> output_shape(const std::vector<int64_t>& input_shape) override;
+  int64_t factor() const { return factor_; }
+
+ private:
+  int64_t factor_;
+};
+
+}  // namespace fovea::nn

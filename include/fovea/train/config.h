@@ -1,0 +1,19 @@
+#pragma once
+// Run configurations: YAML presets (configs/*.yaml) read into JSON, with
+// `key.sub=value` overrides from the command line (value parsed as YAML, so
+// `training.period_epochs=[3,2]` and `data.downsample=2` work).
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace fovea::train {
+
+using Json = nlohmann::json;
+
+Json load_config(const std::string& path, const std::vector<std::string>& overrides = {});
+Json parse_yaml(const std::string& text, const std::string& origin);
+// Applies one "a.b.c=value" assignment; intermediate objects are created.
+void apply_override(Json& config, const std::string& assignment);
+
+}  // namespace fovea::train

@@ -1,0 +1,34 @@
+#pragma once
+// Per-neuron "minimodels" (Du et al. 2025): for each neuron, a 16→64 model with
+// ReLU, no final 1×1 convolution and a Hoyer-Square penalty on Wc, whose first
+// layer is copied from a trained full model and frozen.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "fovea/data/v1_dataset.h"
+#include "fovea/nn/model.h"
+
+namespace fovea::train {
+
+// minimodel's recipe (l2_readout 0.2, hs_readout 0.03, Wc_coef 0.2, 16-64) for
+// a full model: the first layer's width and kernel come from it.
+nlohmann::json default_minimodel_config(const nn::Model& full_model);
+
+struct MinimodelRow {
+  int64_t neuron = 0;
+  double fev = 0, feve_full = 0, feve_minimodel = 0;
+  int64_t channels_used = 0;  // |Wc| > 0.01
+  int64_t channels = 0;
+  std::string model_path;
+};
+
+// Fits one minimodel per listed neuron; writes `<output_dir>/minimodel_n<neuron>.safetensors`
+// and `<output_dir>/summary.csv`, and returns the table.
+std::vector<MinimodelRow> fit_minimodels(const nn::Model& full_model, const std::string& full_model_path,
+                                         const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
+                                         const nlohmann::json& config, const std::string& output_dir,
+                                         bool show_progress = true);
+
+}  // namespace fovea::train

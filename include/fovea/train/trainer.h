@@ -1,0 +1,68 @@
+#pragma once
+// The generic trainer. A TrainingTask supplies the batches, the loss, the
+// validation score and the optimiser's parameter groups; the trainer runs the
+// schedule: learning-rate periods (minimodel) with the best state restored at
+// each period, early stopping on the validation score, optional gradient
+// clipping, a progress bar, and one row per epoch in a metrics CSV.
+#include <torch/optim/optimizer.h>
+
+#include <string>
+#include <vector>
+
+namespace torch::nn {
+class Module;
+}
+
+namespace fovea::train {
+
+// One batch: which session and which samples of it.
+struct BatchRef {
+  std::string data_key;
+  at::Tensor indices;
+};
+
+class TrainingTask {
+ public:
+  virtual ~TrainingTask() = default;
+  // The batches of one epoch, in order (shuffled by the task from its seed and the epoch).
+  virtual std::vector<BatchRef> epoch_batches(int64_t epoch) = 0;
+  // The training loss of one batch (model in train mode), with regularisers.
+  virtual at::Tensor batch_loss(const BatchRef& batch) = 0;
+  // The validation score (model in eval mode, no gradients); higher is better.
+  virtual double validation_score() = 0;
+  virtual std::string score_name() const { return "val_score"; }
+  // Parameter groups with their weight decay; frozen parameters are left out.
+  virtual std::vector<torch::optim::OptimizerParamGroup> param_groups() = 0;
+  // Called after every optimiser step (e.g. clamping weights to be non-negative).
+  virtual void after_step() {}
+};
+
+struct TrainerOptions {
+  std::vector<int64_t> period_epochs = {100, 30, 30, 30};  // minimodel's schedule
+  double lr = 1e-3;
+  double period_lr_factor = 1.0 / 3.0;  // lr of period p = lr * factor^p
+  bool restore_best_each_period = true;
+  int64_t patience = 5;                 // epochs without improvement before a period stops (0: never)
+  // minimodel keeps one patience counter across periods, so every period after
+  // the first stops at its first non-improving epoch. fovea resets it per
+  // period unless this is set (to reproduce the reference exactly).
+  bool patience_across_periods = false;
+  double min_delta = 0.0;               // improvement needed to reset patience
+  double grad_clip_norm = 0.0;          // 0: no clipping
+  double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  std::string metrics_csv;              // "" : none
+  bool show_progress = true;
+};
+
+struct TrainingResult {
+  double best_score = -1e300;
+  int64_t best_epoch = -1;  // 0-based over all periods
+  int64_t epochs_run = 0;
+  std::string stop_reason;  // "schedule finished", "early stopping in period 2", "loss became NaN ..."
+  double seconds = 0.0;
+};
+
+// Trains `model` in place; on return it holds the best state on the validation score.
+TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOptions& options);
+
+}  // namespace fovea::train

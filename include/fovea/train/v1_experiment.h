@@ -1,0 +1,42 @@
+#pragma once
+// Training a V1 model from a run configuration (configs/v1_*.yaml):
+//   data:     images, responses, crop_x, downsample, fev_threshold, train_fraction, neurons
+//   model:    core {type, ...}, readout {type, ...}
+//   training: period_epochs, lr, batch_size, patience, hoyer_square, weight_decay {...}, ridge_lambda
+//   init:     first_layer_from (a full model whose first conv layer is copied and frozen: minimodels)
+//   output:   dir
+//   seed, device
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fovea/data/v1_dataset.h"
+#include "fovea/nn/model.h"
+#include "fovea/train/trainer.h"
+
+namespace fovea::train {
+
+using Json = nlohmann::json;
+
+data::V1LoadOptions v1_load_options(const Json& config);
+// A dataset restricted to some neurons (indices into the dataset's neurons).
+data::V1Dataset select_neurons(const data::V1Dataset& dataset, const at::Tensor& neurons);
+
+struct V1TrainingRun {
+  std::shared_ptr<nn::Model> model;
+  TrainingResult result;
+};
+
+// Builds the model the config describes for this dataset, trains it (or fits
+// it in closed form for a ridge readout) and returns it in eval mode. Writes
+// `metrics_csv` per epoch when given. The model's spec records the data
+// preprocessing and the training provenance.
+V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv = "",
+                       bool show_progress = true);
+
+// Copies the first conv layer of `source` into `target` (bilinear resize as
+// cv2.resize when the kernel sizes differ) and freezes it, as minimodel does
+// for minimodels.
+void copy_first_layer(const nn::Model& source, nn::Model& target, bool freeze = true);
+
+}  // namespace fovea::train

@@ -1,0 +1,61 @@
+#pragma once
+// minimodel's training recipe for the V1 models (model_trainer.train):
+// per neuron L_n = Σ_batch(ŷ − y·log ŷ) + hs·(Σ|Wc_n|)²/ΣWc_n², loss = mean_n L_n;
+// AdamW groups core (0.1), [Wy, Wx] (1.0), Wc (l2_readout), bias (0);
+// Wy, Wx clamped ≥ 0 after each step; validation score = mean over neurons of
+// 1 − Σ(y−ŷ)²/Σ(y−ȳ)² on the validation trials.
+#include <torch/types.h>
+
+#include <memory>
+
+#include "fovea/nn/model.h"
+#include "fovea/train/trainer.h"
+
+namespace fovea::train {
+
+struct V1Recipe {
+  int64_t batch_size = 100;
+  double hoyer_square = 0.0;      // hs_readout (minimodels: 0.03 mouse, 0.004 monkey)
+  double wd_core = 0.1;
+  double wd_spatial = 1.0;        // Wy, Wx
+  double wd_channels = 0.1;       // Wc: minimodel's l2_readout (0.2 for minimodels)
+  double wd_bias = 0.0;
+  bool clamp_spatial = true;      // Wy, Wx >= 0
+  uint64_t seed = 0;
+};
+
+// The data the task samples from; tensors stay where they are (CPU) and each
+// batch is moved to the model's device.
+struct V1TrainingData {
+  at::Tensor images;             // (N_images, 1, H, W) float32
+  at::Tensor responses;          // (trials, neurons) float32
+  at::Tensor image_index;        // (trials,) int64
+  at::Tensor train_trials;       // int64 indices into trials
+  at::Tensor val_trials;         // int64 indices into trials
+};
+
+class V1Task : public TrainingTask {
+ public:
+  V1Task(std::shared_ptr<nn::Model> model, V1TrainingData data, V1Recipe recipe, torch::Device device);
+  std::vector<BatchRef> epoch_batches(int64_t epoch) override;
+  at::Tensor batch_loss(const BatchRef& batch) override;
+  double validation_score() override;
+  std::string score_name() const override { return "val_varexp"; }
+  std::vector<torch::optim::OptimizerParamGroup> param_groups() override;
+  void after_step() override;
+
+ private:
+  std::shared_ptr<nn::Model> model_;
+  V1TrainingData data_;
+  V1Recipe recipe_;
+  torch::Device device_;
+};
+
+// The V1 loss of a batch: mean over neurons of the summed Poisson loss plus
+// hs times the Hoyer-Square penalty of the readout's Wc.
+at::Tensor v1_loss(nn::Model& model, const at::Tensor& prediction, const at::Tensor& target, double hoyer_square);
+
+// Mean over neurons of 1 − Σ(y−ŷ)²/Σ(y−ȳ)² (minimodel's validation variance explained).
+double mean_variance_explained(const at::Tensor& prediction, const at::Tensor& target);
+
+}  // namespace fovea::train

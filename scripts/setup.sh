@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fovea needs (only those missing) and builds it
+# in Release mode into ./build. Idempotent: a second run installs nothing and
+# rebuilds only what changed.
+#   scripts/setup.sh            install + build
+#   scripts/setup.sh --no-build install only
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache git
+  libtorch-dev libopenblas0-openmp libopenblas-dev
+  libhdf5-dev libmatio-dev libzip-dev
+  libopencv-dev libplplot-dev plplot-driver-cairo
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libcurl4-openssl-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  python3-torch python3-numpy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+else
+  echo "setup: all Debian packages are installed"
+fi
+
+if [ "${1:-}" = "--no-build" ]; then exit 0; fi
+
+cd "$(dirname "$0")/.."
+JOBS="${FOVEA_JOBS:-$(nproc)}"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$JOBS"
+echo "setup: built build/fovea"

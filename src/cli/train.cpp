@@ -1,0 +1,84 @@
+// fovea train --config F [key=value ...]: fit a model, write the model file,
+// the per-epoch metrics and the evaluation on the test set.
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "fovea/data/v1_dataset.h"
+#include "fovea/error.h"
+#include "fovea/eval/report.h"
+#include "fovea/io/atomic_file.h"
+#include "fovea/io/npy.h"
+#include "fovea/nn/model_file.h"
+#include "fovea/train/config.h"
+#include "fovea/train/v1_experiment.h"
+
+namespace fovea::cli {
+
+namespace {
+struct TrainArgs {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string output;
+  RuntimeOptions runtime;
+  bool quiet = false;
+};
+
+at::Tensor load_truth(const std::string& path, const data::V1Dataset& d) {
+  if (path.empty()) return {};
+  at::Tensor t = io::read_npz_key(path, "test_rates");
+  check(t.dim() == 2 && t.size(0) == d.test_responses.size(0) && t.size(1) == d.n_neurons(), path,
+        "test_rates must be (test images, neurons) = (" + std::to_string(d.test_responses.size(0)) + ", " +
+            std::to_string(d.n_neurons()) + ")");
+  return t;
+}
+
+void run_train(const TrainArgs& a) {
+  train::Json config = train::load_config(a.config, a.overrides);
+  config["seed"] = a.runtime.seed;
+  config["device"] = a.runtime.device;
+  std::string out = a.output.empty() ? config.value("output", train::Json::object()).value("dir", "") : a.output;
+  if (out.empty()) fail(a.config, "no output directory: set output.dir in the config or pass --output");
+  io::make_directories(out);
+  namespace fs = std::filesystem;
+
+  const auto load = train::v1_load_options(config);
+  spdlog::info("loading {} and {}", load.images_path, load.responses_path);
+  auto dataset = data::load_v1_dataset(load);
+  spdlog::info("{} images of {}x{}, {} training trials ({} validation), {} neurons ({} with FEV > {})",
+               dataset.images.size(0), dataset.images.size(1), dataset.images.size(2),
+               dataset.train_responses.size(0), dataset.ival.numel(), dataset.n_neurons(),
+               dataset.good_neurons.sum().item<int64_t>(), load.fev_threshold);
+
+  auto run = train::train_v1(config, dataset, (fs::path(out) / "metrics.csv").string(), !a.quiet);
+  const std::string model_path = (fs::path(out) / "model.safetensors").string();
+  nn::save_model(model_path, *run.model);
+
+  std::string truth_path = config["data"].value("truth", "");
+  auto report = eval::evaluate_v1(*run.model, dataset, load_truth(truth_path, dataset), a.runtime.device);
+  eval::write_report(report, (fs::path(out) / "eval.csv").string(), (fs::path(out) / "eval.json").string());
+  std::cout << "model: " << model_path << " (" << run.model->n_parameters() << " parameters; "
+            << run.result.stop_reason << ")\n";
+  std::cout << "FEVE: " << report.summary["mean"]["feve"].get<double>() << " (mean over "
+            << report.summary["n_included"] << " neurons with FEV > " << load.fev_threshold << ")\n";
+}
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "fit a model from a YAML configuration");
+  cmd->add_option("--config", args->config, "YAML run configuration (see configs/)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("overrides", args->overrides, "key=value overrides, e.g. training.lr=0.002 data.downsample=2");
+  cmd->add_option("-o,--output", args->output, "output directory (default: output.dir of the config)");
+  cmd->add_flag("-q,--quiet", args->quiet, "no progress bar");
+  add_runtime_options(cmd, args->runtime);
+  cmd->callback([args] {
+    apply_runtime_options(args->runtime);
+    run_train(*args);
+  });
+}
+
+}  // namespace fovea::cli

@@ -1,0 +1,54 @@
+// Byte-level helpers: checked size arithmetic, byte swapping, dtype sizes.
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "fovea/error.h"
+#include "io/detail.h"
+
+namespace fovea::io::detail {
+
+bool mul_overflows(int64_t a, int64_t b, int64_t* out) { return __builtin_mul_overflow(a, b, out); }
+bool add_overflows(int64_t a, int64_t b, int64_t* out) { return __builtin_add_overflow(a, b, out); }
+
+void byteswap_inplace(void* data, int64_t count, int64_t elem_size) {
+  if (elem_size <= 1) return;
+  auto* p = static_cast<unsigned char*>(data);
+  for (int64_t i = 0; i < count; ++i, p += elem_size) std::reverse(p, p + elem_size);
+}
+
+int64_t element_size(at::ScalarType dtype) { return static_cast<int64_t>(c10::elementSize(dtype)); }
+
+std::string dtype_name(at::ScalarType dtype) {
+  switch (dtype) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kShort: return "int16";
+    case at::kChar: return "int8";
+    case at::kByte: return "uint8";
+    case at::kBool: return "bool";
+    case at::kComplexFloat: return "complex64";
+    case at::kComplexDouble: return "complex128";
+    default: return c10::toString(dtype);
+  }
+}
+
+at::Tensor tensor_from_bytes(const char* bytes, int64_t nbytes, at::ScalarType dtype,
+                             const std::vector<int64_t>& sizes) {
+  at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(dtype));
+  TORCH_CHECK(t.nbytes() == static_cast<size_t>(nbytes), "tensor_from_bytes: size mismatch");
+  if (nbytes > 0) std::memcpy(t.data_ptr(), bytes, static_cast<size_t>(nbytes));
+  if (dtype == at::kBool && nbytes > 0) {
+    // Only 0 and 1 are valid bools; any other byte would be undefined behaviour.
+    auto* p = static_cast<uint8_t*>(t.data_ptr());
+    for (int64_t i = 0; i < nbytes; ++i) p[i] = p[i] != 0;
+  }
+  return t;
+}
+
+}  // namespace fovea::io::detail

@@ -1,0 +1,175 @@
+// minimodel's convolutional core, the tutorial's one-layer core and the
+// block-averaging stage of the ridge baseline.
+#include "fovea/nn/v1_cores.h"
+
+#include <torch/torch.h>
+
+#include "json_fields.h"
+
+namespace fovea::nn {
+
+namespace {
+
+at::Tensor activate(const at::Tensor& x, const std::string& activation) {
+  if (activation == "elu") return torch::elu(x);
+  if (activation == "relu") return torch::relu(x);
+  return x;
+}
+
+torch::nn::Conv2d make_conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t groups = 1,
+                            bool bias = false) {
+  auto conv = torch::nn::Conv2d(
+      torch::nn::Conv2dOptions(in, out, k).padding(k / 2).stride(stride).groups(groups).bias(bias));
+  // minimodel initialises every conv weight with xavier_normal_.
+  torch::nn::init::xavier_normal_(conv->weight);
+  return conv;
+}
+
+void check_activation(const std::string& activation) {
+  if (activation != "elu" && activation != "relu" && activation != "none")
+    fail("model spec field 'activation'", "must be elu, relu or none, got '" + activation + "'");
+}
+
+}  // namespace
+
+MinimodelCoreOptions MinimodelCoreOptions::from_json(const Json& spec) {
+  MinimodelCoreOptions o;
+  o.in_channels = field<int64_t>(spec, "in_channels", o.in_channels);
+  o.n_layers = field<int64_t>(spec, "n_layers", o.n_layers);
+  o.n_conv = field<int64_t>(spec, "n_conv", o.n_conv);
+  o.n_conv_mid = field<int64_t>(spec, "n_conv_mid", o.n_conv_mid);
+  o.kernel_size = field<std::vector<int64_t>>(spec, "kernel_size", o.kernel_size);
+  o.activation = field<std::string>(spec, "activation", o.activation);
+  o.pool = field<bool>(spec, "pool", o.pool);
+  o.avgpool = field<bool>(spec, "avgpool", o.avgpool);
+  o.depth_separable = field<bool>(spec, "depth_separable", o.depth_separable);
+  o.use_bn = field<bool>(spec, "use_bn", o.use_bn);
+  o.out_1x1 = field<bool>(spec, "out_1x1", o.out_1x1);
+  o.bn_momentum = field<double>(spec, "bn_momentum", o.bn_momentum);
+  check_activation(o.activation);
+  if (o.n_layers < 1) fail("model spec field 'n_layers'", "must be at least 1");
+  if (o.n_conv < 1 || o.n_conv_mid < 1) fail("model spec field 'n_conv'", "channel counts must be positive");
+  if (o.kernel_size.empty()) fail("model spec field 'kernel_size'", "must name at least the first layer's size");
+  for (auto k : o.kernel_size)
+    if (k < 1) fail("model spec field 'kernel_size'", "sizes must be positive");
+  // minimodel appends 5 for every layer beyond the listed ones (without mutating a shared default here).
+  while (static_cast<int64_t>(o.kernel_size.size()) < o.n_layers) o.kernel_size.push_back(5);
+  return o;
+}
+
+Json MinimodelCoreOptions::to_json() const {
+  return Json{{"type", "minimodel_core"}, {"in_channels", in_channels}, {"n_layers", n_layers},
+              {"n_conv", n_conv}, {"n_conv_mid", n_conv_mid}, {"kernel_size", kernel_size},
+              {"activation", activation}, {"pool", pool}, {"avgpool", avgpool},
+              {"depth_separable", depth_separable}, {"use_bn", use_bn}, {"out_1x1", out_1x1},
+              {"bn_momentum", bn_momentum}};
+}
+
+MinimodelLayerImpl::MinimodelLayerImpl(const MinimodelCoreOptions& o, int64_t index)
+    : activation_(o.activation) {
+  const int64_t in = index == 0 ? o.in_channels : (index == 1 ? o.n_conv : o.n_conv_mid);
+  const int64_t out = index == 0 ? o.n_conv : o.n_conv_mid;
+  const int64_t k = o.kernel_size.at(index);
+  const bool standard = index == 0 || !o.depth_separable;
+  if (standard) {
+    // The stride argument of build_model is ignored: stride 2 only replaces pooling.
+    conv = register_module("conv", make_conv(in, out, k, (index == 0 && !o.pool) ? 2 : 1));
+    pool_ = o.pool;
+    avgpool_ = o.avgpool;
+  } else {
+    auto ds = register_module("ds_conv", std::make_shared<torch::nn::Module>());
+    in_depth_conv = ds->register_module("in_depth_conv", make_conv(in, out, 1));
+    spatial_conv = ds->register_module("spatial_conv", make_conv(out, out, k, 1, out));
+    if (o.out_1x1) out_depth_conv = ds->register_module("out_depth_conv", make_conv(out, out, 1));
+  }
+  if (o.use_bn)
+    norm = register_module(
+        "norm", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(out).eps(1e-5).momentum(o.bn_momentum)));
+}
+
+at::Tensor MinimodelLayerImpl::forward(at::Tensor x) {
+  if (conv) {
+    x = conv->forward(x);
+  } else {
+    x = in_depth_conv->forward(x);
+    x = spatial_conv->forward(x);
+    if (out_depth_conv) x = out_depth_conv->forward(x);
+  }
+  if (norm) x = norm->forward(x);
+  x = activate(x, activation_);
+  if (pool_) x = avgpool_ ? torch::avg_pool2d(x, 2) : torch::max_pool2d(x, 2);
+  return x;
+}
+
+MinimodelCore::MinimodelCore(const MinimodelCoreOptions& options) : options_(options) {
+  auto features = register_module("features", std::make_shared<torch::nn::Module>());
+  for (int64_t i = 0; i < options_.n_layers; ++i)
+    layers_.push_back(features->register_module("layer" + std::to_string(i), MinimodelLayer(options_, i)));
+}
+
+at::Tensor MinimodelCore::forward_layers(const at::Tensor& input, int64_t n) {
+  at::Tensor x = input;
+  for (int64_t i = 0; i < n; ++i) x = layers_[i]->forward(x);
+  return x;
+}
+
+at::Tensor MinimodelCore::forward(const at::Tensor& input) {
+  TORCH_CHECK(input.dim() == 4 && input.size(1) == options_.in_channels,
+              "the V1 core expects images of shape (batch, ", options_.in_channels,
+              ", height, width), got ", input.sizes());
+  return forward_layers(input, n_layers());
+}
+
+std::vector<int64_t> MinimodelCore::output_shape(const std::vector<int64_t>& input_shape) {
+  // Shapes follow from the layer arithmetic; no forward pass needed (minimodel
+  // runs a zero image through the core in train mode, which also disturbs the
+  // BatchNorm statistics: see README, "Fixed in fovea").
+  int64_t h = input_shape.at(1), w = input_shape.at(2);
+  for (int64_t i = 0; i < options_.n_layers; ++i) {
+    const bool standard = i == 0 || !options_.depth_separable;
+    if (standard && i == 0 && !options_.pool) {  // stride-2 conv with padding k/2
+      const int64_t k = options_.kernel_size[0];
+      h = (h + 2 * (k / 2) - k) / 2 + 1;
+      w = (w + 2 * (k / 2) - k) / 2 + 1;
+    } else {
+      const int64_t k = options_.kernel_size[i];
+      h = h + 2 * (k / 2) - k + 1;  // even kernels grow the map by one, as in PyTorch
+      w = w + 2 * (k / 2) - k + 1;
+    }
+    if (standard && options_.pool) {
+      h /= 2;
+      w /= 2;
+    }
+  }
+  return {options_.n_layers == 1 ? options_.n_conv : options_.n_conv_mid, h, w};
+}
+
+SingleConvCore::SingleConvCore(int64_t in_channels, int64_t channels, int64_t kernel_size) {
+  conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_channels, channels, kernel_size)
+                                                       .padding(kernel_size / 2)
+                                                       .bias(true)));
+}
+
+at::Tensor SingleConvCore::forward(const at::Tensor& input) { return torch::elu(conv->forward(input)); }
+
+std::vector<int64_t> SingleConvCore::output_shape(const std::vector<int64_t>& s) {
+  const int64_t k = conv->options.kernel_size()->at(0);
+  return {conv->options.out_channels(), s.at(1) + 2 * (k / 2) - k + 1, s.at(2) + 2 * (k / 2) - k + 1};
+}
+
+BlockAverageCore::BlockAverageCore(int64_t factor) : factor_(factor) {
+  if (factor < 1) fail("model spec field 'factor'", "block size must be at least 1");
+}
+
+at::Tensor BlockAverageCore::forward(const at::Tensor& input) {
+  if (factor_ == 1) return input;
+  // As the tutorial: crop to a multiple of b, then average b x b blocks.
+  const int64_t h = input.size(2) / factor_ * factor_, w = input.size(3) / factor_ * factor_;
+  return torch::avg_pool2d(input.narrow(2, 0, h).narrow(3, 0, w), factor_);
+}
+
+std::vector<int64_t> BlockAverageCore::output_shape(const std::vector<int64_t>& s) {
+  return {s.at(0), s.at(1) / factor_, s.at(2) / factor_};
+}
+
+}  // namespace fovea::nn

@@ -1,0 +1,154 @@
+// The generic training loop: periods of AdamW with decaying learning rate,
+// best-on-validation state restored at each period, early stopping.
+#include "fovea/train/trainer.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <iomanip>
+#include <memory>
+#include <sstream>
+
+#include "fovea/error.h"
+#include "fovea/io/atomic_file.h"
+#include "fovea/train/progress.h"
+
+namespace fovea::train {
+
+namespace {
+
+using State = std::vector<std::pair<std::string, at::Tensor>>;
+
+State copy_state(const torch::nn::Module& model) {
+  State s;
+  torch::NoGradGuard no_grad;
+  for (const auto& p : model.named_parameters(true)) s.emplace_back(p.key(), p.value().detach().clone());
+  for (const auto& b : model.named_buffers(true)) s.emplace_back(b.key(), b.value().detach().clone());
+  return s;
+}
+
+void restore_state(torch::nn::Module& model, const State& state) {
+  torch::NoGradGuard no_grad;
+  auto params = model.named_parameters(true);
+  auto buffers = model.named_buffers(true);
+  for (const auto& [name, value] : state) {
+    if (auto* p = params.find(name)) p->copy_(value);
+    else if (auto* b = buffers.find(name)) b->copy_(value);
+  }
+}
+
+// The metrics CSV is rewritten atomically after every epoch, so it is
+// complete at any moment and never half-written.
+class MetricsCsv {
+ public:
+  MetricsCsv(std::string path, const std::string& score_name) : path_(std::move(path)) {
+    text_ = "epoch,period,lr,train_loss," + score_name + ",best_" + score_name + ",seconds\n";
+  }
+  void add(int64_t epoch, int64_t period, double lr, double loss, double score, double best, double seconds) {
+    if (path_.empty()) return;
+    std::ostringstream row;
+    row << epoch << "," << period << "," << std::setprecision(6) << lr << "," << std::setprecision(8) << loss << ","
+        << score << "," << best << "," << std::setprecision(4) << seconds << "\n";
+    text_ += row.str();
+    io::write_file_atomic(path_, text_);
+  }
+
+ private:
+  std::string path_;
+  std::string text_;
+};
+
+}  // namespace
+
+TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOptions& options) {
+  TrainingResult result;
+  MetricsCsv csv(options.metrics_csv, task.score_name());
+  const auto start = std::chrono::steady_clock::now();
+  State best_state;
+  int64_t epoch = 0;
+  int64_t since_best = 0;
+  bool stop_all = false;
+  result.stop_reason = "schedule finished";
+
+  for (size_t period = 0; period < options.period_epochs.size() && !stop_all; ++period) {
+    if (period > 0 && options.restore_best_each_period && !best_state.empty()) restore_state(model, best_state);
+    if (!options.patience_across_periods) since_best = 0;
+    const double lr = options.lr * std::pow(options.period_lr_factor, static_cast<double>(period));
+    // A fresh optimiser each period, as minimodel does.
+    auto groups = task.param_groups();
+    auto adam = torch::optim::AdamWOptions(lr).betas({options.adam_beta1, options.adam_beta2}).eps(options.adam_eps);
+    for (auto& g : groups) {
+      auto& o = static_cast<torch::optim::AdamWOptions&>(g.options());
+      o.lr(lr).betas({options.adam_beta1, options.adam_beta2}).eps(options.adam_eps);
+    }
+    torch::optim::AdamW optimizer(groups, adam);
+    std::vector<at::Tensor> all_params;
+    for (auto& g : optimizer.param_groups())
+      for (auto& p : g.params()) all_params.push_back(p);
+
+    for (int64_t e = 0; e < options.period_epochs[period]; ++e, ++epoch) {
+      const auto epoch_start = std::chrono::steady_clock::now();
+      model.train();
+      auto batches = task.epoch_batches(epoch);
+      ProgressBar bar(static_cast<int64_t>(batches.size()),
+                      "epoch " + std::to_string(epoch + 1) + " (period " + std::to_string(period + 1) + ")",
+                      options.show_progress);
+      double loss_sum = 0.0;
+      bool diverged = false;
+      for (size_t b = 0; b < batches.size(); ++b) {
+        optimizer.zero_grad();
+        at::Tensor loss = task.batch_loss(batches[b]);
+        const double value = loss.item<double>();
+        if (!std::isfinite(value)) {
+          diverged = true;
+          result.stop_reason = "the loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
+                               " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1);
+          break;
+        }
+        loss.backward();
+        if (options.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(all_params, options.grad_clip_norm);
+        optimizer.step();
+        task.after_step();
+        loss_sum += value;
+        bar.update(static_cast<int64_t>(b + 1), "loss " + std::to_string(value));
+      }
+      if (diverged) {
+        bar.finish("diverged");
+        if (best_state.empty())
+          fail("training", result.stop_reason + " before any epoch finished; lower the learning rate or check the data");
+        spdlog::warn("{}; keeping the best state (epoch {})", result.stop_reason, result.best_epoch + 1);
+        stop_all = true;
+        break;
+      }
+      model.eval();
+      const double score = task.validation_score();
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      const double mean_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
+      bar.finish("loss " + std::to_string(mean_loss));
+      if (std::isfinite(score) && score > result.best_score + options.min_delta) {
+        result.best_score = score;
+        result.best_epoch = epoch;
+        best_state = copy_state(model);
+        since_best = 0;
+      } else {
+        ++since_best;
+      }
+      result.epochs_run = epoch + 1;
+      csv.add(epoch + 1, static_cast<int64_t>(period + 1), lr, mean_loss, score, result.best_score, seconds);
+      spdlog::info("epoch {:3d}  period {}  lr {:.2e}  loss {:.4f}  {} {:.4f}  best {:.4f}  {:.1f}s", epoch + 1,
+                   period + 1, lr, mean_loss, task.score_name(), score, result.best_score, seconds);
+      if (options.patience > 0 && since_best >= options.patience) {
+        result.stop_reason = "early stopping in period " + std::to_string(period + 1);
+        ++epoch;
+        break;
+      }
+    }
+  }
+  if (!best_state.empty()) restore_state(model, best_state);
+  model.eval();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace fovea::train

@@ -1,0 +1,180 @@
+// Building and training V1 models from a run configuration.
+#include "fovea/train/v1_experiment.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include "fovea/error.h"
+#include "fovea/nn/model_file.h"
+#include "fovea/nn/v1_cores.h"
+#include "fovea/nn/v1_readouts.h"
+#include "fovea/train/v1_task.h"
+
+namespace fovea::train {
+
+namespace {
+
+template <typename T>
+T get(const Json& section, const std::string& key, const T& fallback) {
+  if (!section.is_object() || !section.contains(key) || section.at(key).is_null()) return fallback;
+  try {
+    return section.at(key).get<T>();
+  } catch (const Json::exception&) {
+    fail("config field '" + key + "'", "has the wrong type: " + section.at(key).dump());
+  }
+}
+
+const Json& section(const Json& config, const std::string& name) {
+  static const Json empty = Json::object();
+  return config.contains(name) ? config.at(name) : empty;
+}
+
+}  // namespace
+
+data::V1LoadOptions v1_load_options(const Json& config) {
+  const Json& d = section(config, "data");
+  data::V1LoadOptions o;
+  o.images_path = get<std::string>(d, "images", "");
+  o.responses_path = get<std::string>(d, "responses", "");
+  if (o.images_path.empty() || o.responses_path.empty())
+    fail("config section 'data'", "needs 'images' (.mat or .npy) and 'responses' (.npz)");
+  auto crop = get<std::vector<int>>(d, "crop_x", {o.crop_x0, o.crop_x1});
+  if (crop.size() != 2) fail("config field 'data.crop_x'", "must be [start, end]");
+  o.crop_x0 = crop[0];
+  o.crop_x1 = crop[1];
+  o.downsample = get<double>(d, "downsample", o.downsample);
+  o.normalize_images = get<bool>(d, "normalize_images", o.normalize_images);
+  o.fev_threshold = get<double>(d, "fev_threshold", o.fev_threshold);
+  o.train_fraction = get<double>(d, "train_fraction", o.train_fraction);
+  return o;
+}
+
+data::V1Dataset select_neurons(const data::V1Dataset& d, const at::Tensor& neurons) {
+  data::V1Dataset s = d;
+  auto idx = neurons.to(torch::kInt64);
+  check(idx.numel() > 0, "neuron selection", "no neurons selected");
+  check(idx.min().item<int64_t>() >= 0 && idx.max().item<int64_t>() < d.n_neurons(), "neuron selection",
+        "neuron indices must lie in [0, " + std::to_string(d.n_neurons()) + ")");
+  s.train_responses = d.train_responses.index_select(1, idx);
+  s.test_responses = d.test_responses.index_select(2, idx);
+  s.response_std = d.response_std.index_select(0, idx);
+  s.xpos = d.xpos.index_select(0, idx);
+  s.ypos = d.ypos.index_select(0, idx);
+  s.fev = d.fev.index_select(0, idx);
+  s.good_neurons = d.good_neurons.index_select(0, idx);
+  return s;
+}
+
+void copy_first_layer(const nn::Model& source, nn::Model& target, bool freeze) {
+  auto src = std::dynamic_pointer_cast<nn::MinimodelCore>(source.core());
+  auto dst = std::dynamic_pointer_cast<nn::MinimodelCore>(target.core());
+  if (!src || !dst) fail("first layer copy", "both models need a minimodel core");
+  at::Tensor w = src->layer(0)->conv->weight.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  at::Tensor& out = dst->layer(0)->conv->weight;
+  if (w.size(0) != out.size(0) || w.size(1) != out.size(1))
+    fail("first layer copy", "the full model's first layer has " + std::to_string(w.size(0)) +
+                                 " channels, the new model " + std::to_string(out.size(0)));
+  const int64_t k = out.size(2);
+  if (w.size(2) != k || w.size(3) != out.size(3)) {
+    // As the tutorial: cv2.resize(filter, (k, k)) with bilinear interpolation.
+    at::Tensor resized = torch::empty({w.size(0), w.size(1), k, out.size(3)});
+    for (int64_t o = 0; o < w.size(0); ++o)
+      for (int64_t i = 0; i < w.size(1); ++i) {
+        at::Tensor f = w[o][i].contiguous();
+        cv::Mat in(static_cast<int>(f.size(0)), static_cast<int>(f.size(1)), CV_32F, f.data_ptr<float>());
+        cv::Mat r;
+        cv::resize(in, r, cv::Size(static_cast<int>(out.size(3)), static_cast<int>(k)), 0, 0, cv::INTER_LINEAR);
+        std::memcpy(resized[o][i].data_ptr<float>(), r.ptr<float>(), sizeof(float) * k * out.size(3));
+      }
+    w = resized;
+  }
+  torch::NoGradGuard no_grad;
+  out.copy_(w);
+  if (freeze) out.set_requires_grad(false);
+  target.spec()["core"]["frozen_first_layer"] = freeze;
+}
+
+V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv,
+                       bool show_progress) {
+  const Json& model_cfg = section(config, "model");
+  const Json& t = section(config, "training");
+  const uint64_t seed = get<uint64_t>(config, "seed", 0);
+  const std::string device_name = get<std::string>(config, "device", "cpu");
+  torch::manual_seed(seed);
+
+  Json spec;
+  spec["family"] = "v1";
+  spec["core"] = model_cfg.contains("core") ? model_cfg["core"] : Json{{"type", "minimodel_core"}};
+  spec["readout"] = model_cfg.contains("readout") ? model_cfg["readout"] : Json{{"type", "rank1"}};
+  spec["readout"]["n_neurons"] = dataset.n_neurons();
+  spec["input_shape"] = {1, dataset.images.size(1), dataset.images.size(2)};
+  const auto load = v1_load_options(config);
+  spec["data"] = {{"crop_x", {load.crop_x0, load.crop_x1}}, {"downsample", load.downsample},
+                  {"normalize_images", load.normalize_images}, {"fev_threshold", load.fev_threshold},
+                  {"train_fraction", load.train_fraction}};
+  spec["provenance"] = {{"trained_by", "fovea 0.1.0"}, {"seed", seed}, {"config", config}};
+  auto model = nn::build_model(spec);
+  torch::Device device(device_name);
+
+  const Json& init = section(config, "init");
+  const std::string first_layer_from = get<std::string>(init, "first_layer_from", "");
+  if (!first_layer_from.empty()) {
+    auto full = nn::load_model(first_layer_from);
+    copy_first_layer(*full, *model, get<bool>(init, "freeze_first_layer", true));
+  }
+
+  V1TrainingData data;
+  data.images = dataset.images.unsqueeze(1);
+  data.responses = dataset.train_responses;
+  data.image_index = dataset.train_image_index;
+  data.train_trials = dataset.itrain;
+  data.val_trials = dataset.ival;
+
+  V1TrainingRun run;
+  run.model = model;
+  if (spec["readout"]["type"] == "ridge") {
+    // Closed form, as the tutorial: all training trials (train + validation).
+    at::Tensor trials = torch::cat({dataset.itrain, dataset.ival});
+    nn::fit_ridge(*model, data.images.index_select(0, data.image_index.index_select(0, trials)),
+                  data.responses.index_select(0, trials), get<double>(t, "ridge_lambda", 5e4));
+    model->eval();
+    run.result.stop_reason = "closed-form ridge fit";
+    run.result.epochs_run = 0;
+    return run;
+  }
+
+  model->to(device);
+  V1Recipe recipe;
+  recipe.batch_size = get<int64_t>(t, "batch_size", recipe.batch_size);
+  recipe.hoyer_square = get<double>(t, "hoyer_square", recipe.hoyer_square);
+  const Json& wd = section(t, "weight_decay");
+  recipe.wd_core = get<double>(wd, "core", recipe.wd_core);
+  recipe.wd_spatial = get<double>(wd, "spatial", recipe.wd_spatial);
+  recipe.wd_channels = get<double>(wd, "channels", recipe.wd_channels);
+  recipe.wd_bias = get<double>(wd, "bias", recipe.wd_bias);
+  recipe.clamp_spatial = get<bool>(t, "clamp_spatial", recipe.clamp_spatial);
+  recipe.seed = seed;
+
+  TrainerOptions options;
+  options.period_epochs = get<std::vector<int64_t>>(t, "period_epochs", options.period_epochs);
+  options.lr = get<double>(t, "lr", options.lr);
+  options.period_lr_factor = get<double>(t, "period_lr_factor", options.period_lr_factor);
+  options.patience = get<int64_t>(t, "patience", options.patience);
+  options.patience_across_periods = get<bool>(t, "patience_across_periods", options.patience_across_periods);
+  options.restore_best_each_period = get<bool>(t, "restore_best_each_period", options.restore_best_each_period);
+  options.metrics_csv = metrics_csv;
+  options.show_progress = show_progress;
+
+  V1Task task(model, data, recipe, device);
+  run.result = fit(*model, task, options);
+  model->to(torch::kCPU);
+  model->spec()["provenance"]["best_val_varexp"] = run.result.best_score;
+  model->spec()["provenance"]["best_epoch"] = run.result.best_epoch + 1;
+  model->spec()["provenance"]["epochs_run"] = run.result.epochs_run;
+  model->eval();
+  return run;
+}
+
+}  // namespace fovea::train

@@ -1,0 +1,97 @@
+// minimodel's V1 training recipe as a TrainingTask.
+#include "fovea/train/v1_task.h"
+
+#include <torch/torch.h>
+
+#include "fovea/error.h"
+#include "fovea/nn/v1_readouts.h"
+
+namespace fovea::train {
+
+at::Tensor v1_loss(nn::Model& model, const at::Tensor& prediction, const at::Tensor& target, double hoyer_square) {
+  // Σ over the batch per neuron, then the mean over neurons.
+  at::Tensor per_neuron = (prediction - target * torch::log(prediction)).sum(0);
+  if (hoyer_square != 0.0) {
+    auto readout = std::dynamic_pointer_cast<nn::Rank1Readout>(model.readout());
+    if (!readout) fail("training recipe", "hoyer_square needs a rank-1 readout");
+    per_neuron = per_neuron + hoyer_square * readout->hoyer_square();
+  }
+  return per_neuron.mean();
+}
+
+double mean_variance_explained(const at::Tensor& prediction, const at::Tensor& target) {
+  at::Tensor y = target.to(torch::kFloat64), p = prediction.to(torch::kFloat64);
+  at::Tensor resid = (y - p).pow(2).sum(0);
+  at::Tensor total = (y - y.mean(0)).pow(2).sum(0);
+  return (1.0 - resid / total).mean().item<double>();
+}
+
+V1Task::V1Task(std::shared_ptr<nn::Model> model, V1TrainingData data, V1Recipe recipe, torch::Device device)
+    : model_(std::move(model)), data_(std::move(data)), recipe_(recipe), device_(device) {
+  if (recipe_.batch_size < 1) fail("training recipe", "batch_size must be at least 1");
+  if (data_.train_trials.numel() == 0) fail("training data", "there are no training trials");
+  if (data_.val_trials.numel() == 0) fail("training data", "there are no validation trials");
+}
+
+std::vector<BatchRef> V1Task::epoch_batches(int64_t epoch) {
+  // minimodel seeds NumPy with the epoch; here the permutation comes from the
+  // run's seed and the epoch, so a run is reproducible and epochs differ.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(recipe_.seed * 1000003ULL + static_cast<uint64_t>(epoch));
+  at::Tensor order = data_.train_trials.index_select(
+      0, torch::randperm(data_.train_trials.size(0), gen, torch::TensorOptions().dtype(torch::kInt64)));
+  std::vector<BatchRef> batches;
+  for (int64_t start = 0; start < order.size(0); start += recipe_.batch_size)
+    batches.push_back({"", order.narrow(0, start, std::min(recipe_.batch_size, order.size(0) - start))});
+  return batches;
+}
+
+at::Tensor V1Task::batch_loss(const BatchRef& batch) {
+  at::Tensor images = data_.images.index_select(0, data_.image_index.index_select(0, batch.indices)).to(device_);
+  at::Tensor target = data_.responses.index_select(0, batch.indices).to(device_);
+  return v1_loss(*model_, model_->forward(images), target, recipe_.hoyer_square);
+}
+
+double V1Task::validation_score() {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> preds;
+  const auto& trials = data_.val_trials;
+  for (int64_t start = 0; start < trials.size(0); start += recipe_.batch_size) {
+    at::Tensor idx = trials.narrow(0, start, std::min(recipe_.batch_size, trials.size(0) - start));
+    at::Tensor images = data_.images.index_select(0, data_.image_index.index_select(0, idx)).to(device_);
+    preds.push_back(model_->forward(images).to(torch::kCPU));
+  }
+  return mean_variance_explained(torch::cat(preds, 0), data_.responses.index_select(0, trials));
+}
+
+std::vector<torch::optim::OptimizerParamGroup> V1Task::param_groups() {
+  std::vector<at::Tensor> core, spatial, channels, bias;
+  for (const auto& p : model_->core()->parameters())
+    if (p.requires_grad()) core.push_back(p);  // a frozen first layer has no gradient: skipped
+  auto readout = std::dynamic_pointer_cast<nn::Rank1Readout>(model_->readout());
+  if (!readout) {
+    for (const auto& p : model_->readout()->parameters())
+      if (p.requires_grad()) channels.push_back(p);
+  } else {
+    spatial = {readout->Wy, readout->Wx};
+    channels = {readout->Wc};
+    if (readout->bias.defined()) bias = {readout->bias};
+  }
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  auto add = [&](std::vector<at::Tensor> params, double wd) {
+    if (params.empty()) return;
+    groups.emplace_back(std::move(params), std::make_unique<torch::optim::AdamWOptions>(
+                                               torch::optim::AdamWOptions().weight_decay(wd)));
+  };
+  add(core, recipe_.wd_core);
+  add(spatial, recipe_.wd_spatial);
+  add(channels, recipe_.wd_channels);
+  add(bias, recipe_.wd_bias);
+  return groups;
+}
+
+void V1Task::after_step() {
+  if (!recipe_.clamp_spatial) return;
+  if (auto readout = std::dynamic_pointer_cast<nn::Rank1Readout>(model_->readout())) readout->clamp_spatial();
+}
+
+}  // namespace fovea::train
