@@ -8,8 +8,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config ccache git
-  libtorch-dev libopenblas0-openmp libopenblas-dev
-  libhdf5-dev libmatio-dev libzip-dev
+  libtorch-dev libopenblas0-openmp
+  libhdf5-dev libmatio-dev libzip-dev zipcmp zipmerge ziptool
   libopencv-dev libplplot-dev plplot-driver-cairo
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcurl4-openssl-dev
@@ -34,6 +34,16 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "setup: all Debian packages are installed"
 fi
+
+# LibTorch parallelises with OpenMP; OpenBLAS's OpenMP build shares its thread
+# pool, where the pthread build (preferred by Debian when both are installed)
+# would oversubscribe the cores and make results depend on the thread count.
+for lib in libblas.so.3 liblapack.so.3; do
+  target="/usr/lib/x86_64-linux-gnu/openblas-openmp/${lib}"
+  if [ -e "$target" ]; then
+    $SUDO update-alternatives --set "${lib}-x86_64-linux-gnu" "$target" >/dev/null
+  fi
+done
 
 if [ "${1:-}" = "--no-build" ]; then exit 0; fi
 

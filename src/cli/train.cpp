@@ -70,7 +70,7 @@ void run_train(const TrainArgs& a) {
 void add_train_command(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   auto* cmd = app.add_subcommand("train", "fit a model from a YAML configuration");
-  cmd->add_option("--config", args->config, "YAML run configuration (see configs/)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--config", args->config, "YAML run configuration (see configs/)")->required();
   cmd->add_option("overrides", args->overrides, "key=value overrides, e.g. training.lr=0.002 data.downsample=2");
   cmd->add_option("-o,--output", args->output, "output directory (default: output.dir of the config)");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress bar");

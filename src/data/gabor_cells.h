@@ -28,12 +28,16 @@ struct GaborCell {
 std::vector<GaborCell> sample_gabor_cells(int64_t n, int64_t height, int64_t width, double complex_fraction,
                                           uint64_t seed);
 
-// The even (cosine, at the cell's phase) and odd (sine) filters, each with
-// zero mean and unit L2 norm: (cells, height, width) float32 each.
+// The even (cosine, at the cell's phase) and odd (sine) filters, with the
+// Gaussian envelope cut to 0 beyond 3.5 sigma (compact support), each with
+// no response to uniform light (the envelope times a constant is subtracted)
+// and unit L2 norm: (cells, height, width) float32 each.
 void gabor_filters(const std::vector<GaborCell>& cells, int64_t height, int64_t width, at::Tensor& even,
                    at::Tensor& odd);
 
 // Noise-free rates (images, cells) float64 for images (N, height, width).
+// The projections are summed over each filter's support in a fixed order, so
+// the result does not depend on the thread count.
 // Standardises each cell's drive over these images (drive_mean, drive_std
 // are written into `cells`) before the nonlinearity, so that the threshold is
 // in units of the drive's spread.

@@ -116,8 +116,10 @@ std::string readme_text(const SimulateV1Options& o, int64_t n_complex) {
     << "  type            (neurons,) int64: 0 simple cell, 1 complex cell\n"
     << "  x, y, sigma, aspect, theta, freq, phase: Gabor receptive field (pixels, radians, cycles/pixel);\n"
     << "                  envelope exp(-(u^2 + aspect^2 v^2) / (2 sigma^2)), u across and v along the bars,\n"
+    << "                  cut to 0 where (u^2 + aspect^2 v^2) / sigma^2 > 3.5^2,\n"
     << "                  carrier cos(2 pi freq u + phase)\n"
-    << "  rf_even, rf_odd (neurons, height, width) float32: the filters (zero mean, unit norm)\n"
+    << "  rf_even, rf_odd (neurons, height, width) float32: the filters: the Gabors minus the envelope\n"
+    << "                  times the constant that makes them sum to 0, at unit L2 norm\n"
     << "  drive           simple: <rf_even, image>; complex: sqrt(<rf_even, image>^2 + <rf_odd, image>^2)\n"
     << "  rate            offset + gain * relu((drive - drive_mean) / drive_std - threshold)^exponent\n"
     << "  gain, offset, threshold, exponent, drive_mean, drive_std: (neurons,) float64\n"
@@ -161,12 +163,14 @@ SimulateV1Summary simulate_v1(const std::string& dir, const SimulateV1Options& o
   at::Tensor istim_sp = at::tensor(order, at::kLong);
   auto sp_a = sp.accessor<float, 2>();
   for (int64_t t = 0; t < o.n_train_images; ++t)
-    for (int64_t k = 0; k < n; ++k) sp_a[k][t] = static_cast<float>(noisy_trial(noise_rng, r[order[t] * n + k], scales[k]));
+    for (int64_t k = 0; k < n; ++k)
+      sp_a[k][t] = static_cast<float>(noisy_trial(noise_rng, r[order[t] * n + k], scales[k]));
   at::Tensor ss_all = at::empty({o.n_test_images, o.n_repeats, n}, at::kFloat);
   auto ss_a = ss_all.accessor<float, 3>();
   for (int64_t i = 0; i < o.n_test_images; ++i)
     for (int64_t rep = 0; rep < o.n_repeats; ++rep)
-      for (int64_t k = 0; k < n; ++k) ss_a[i][rep][k] = static_cast<float>(noisy_trial(noise_rng, r[i * n + k], scales[k]));
+      for (int64_t k = 0; k < n; ++k)
+        ss_a[i][rep][k] = static_cast<float>(noisy_trial(noise_rng, r[i * n + k], scales[k]));
 
   at::Tensor type = at::empty({n}, at::kLong);
   for (int64_t k = 0; k < n; ++k) type[k] = cells[k].complex ? 1 : 0;

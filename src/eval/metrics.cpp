@@ -4,8 +4,9 @@
 //
 // Degenerate neurons never throw. What they return, and why:
 //  - fev, feve (minimodel): a neuron with no variance gives NaN (0/0; feve
-//    -inf when the prediction differs from the constant), as NumPy does; callers select neurons with `fev > threshold`, which is false
-//    for NaN, so such neurons drop out as they do in minimodel.
+//    -inf when the prediction differs from the constant), as NumPy does;
+//    callers select neurons with `fev > threshold`, which is false for NaN,
+//    so such neurons drop out as they do in minimodel.
 //  - explainable_variance_ratio, feve_openretina: finite by construction (the
 //    1e-9 clips). A constant neuron has ratio 1 (1e-9 / (0 + 1e-9)), exactly
 //    what openretina computes, and FEVE 0 (any residual over 1e-9, clipped).

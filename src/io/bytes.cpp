@@ -18,6 +18,16 @@ void byteswap_inplace(void* data, int64_t count, int64_t elem_size) {
   for (int64_t i = 0; i < count; ++i, p += elem_size) std::reverse(p, p + elem_size);
 }
 
+size_t ByteSource::read_full(char* dst, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    const size_t k = read(dst + got, n - got);
+    if (k == 0) break;
+    got += k;
+  }
+  return got;
+}
+
 int64_t element_size(at::ScalarType dtype) { return static_cast<int64_t>(c10::elementSize(dtype)); }
 
 std::string dtype_name(at::ScalarType dtype) {

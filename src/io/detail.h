@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -52,6 +53,44 @@ NumpyType parse_numpy_dtype(const std::string& descr, const std::string& origin)
 // `nbytes` must be numel(sizes) * itemsize (checked by the caller).
 at::Tensor numpy_bytes_to_tensor(const char* data, int64_t nbytes, const NumpyType& type,
                                  const std::vector<int64_t>& sizes, bool fortran_order);
+// The shape a NumPy array's bytes have in C order (reversed for Fortran order).
+std::vector<int64_t> stored_sizes(const std::vector<int64_t>& sizes, bool fortran_order);
+// Finishes a tensor that holds the array's raw bytes (dtype type.dtype, shape
+// stored_sizes(...); not for widened types): bools normalised to 0/1,
+// big-endian data swapped, Fortran order made C-contiguous.
+at::Tensor finish_numpy_tensor(at::Tensor raw, const NumpyType& type, bool fortran_order);
+
+// ---- byte streams (so large arrays are read straight into tensor memory) ----
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Reads up to n bytes; returns how many (0 only at the end).
+  virtual size_t read(char* dst, size_t n) = 0;
+  // How many bytes are left (known up front for files, zip entries, memory).
+  virtual uint64_t remaining() const = 0;
+  // Reads exactly n bytes unless the end comes first; returns the count.
+  size_t read_full(char* dst, size_t n);
+};
+
+// Bytes held in memory (not copied: `bytes` must outlive the source).
+class MemorySource : public ByteSource {
+ public:
+  explicit MemorySource(const std::string& bytes) : b_(bytes) {}
+  size_t read(char* dst, size_t n) override;
+  uint64_t remaining() const override { return b_.size() - pos_; }
+
+ private:
+  const std::string& b_;
+  size_t pos_ = 0;
+};
+
+// A file as a stream; throws fovea::Error naming `path` if it cannot be
+// opened or read (a directory, a missing file).
+std::unique_ptr<ByteSource> open_file(const std::string& path);
+
+// Parses an .npy stream; `origin` names it in errors. Bytes after the data are
+// left unread.
+at::Tensor read_npy_stream(ByteSource& source, const std::string& origin);
 
 // ---- zip archives (libzip) ----
 struct ZipEntry {
@@ -73,6 +112,23 @@ class ZipReader {
   int64_t find(const std::string& name) const;
   // The uncompressed bytes of an entry.
   std::string read(uint64_t index) const;
+  // A stream over an entry's bytes. Call finish() after reading what is
+  // needed: it reads to the end, where libzip checks the CRC.
+  class Stream : public ByteSource {
+   public:
+    ~Stream() override;
+    size_t read(char* dst, size_t n) override;
+    uint64_t remaining() const override { return size_ - done_; }
+    void finish();
+
+   private:
+    friend class ZipReader;
+    Stream() = default;
+    void* file_ = nullptr;  // zip_file_t*
+    std::string where_;
+    uint64_t size_ = 0, done_ = 0;
+  };
+  std::unique_ptr<Stream> open(uint64_t index) const;
   const std::string& path() const { return path_; }
 
  private:

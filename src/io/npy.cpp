@@ -183,27 +183,34 @@ uint32_t read_le(const std::string& b, size_t pos, size_t n) {
 
 }  // namespace
 
-at::Tensor parse_npy(const std::string& bytes, const std::string& origin) {
-  if (bytes.size() < kMagicLen || std::memcmp(bytes.data(), kMagic, kMagicLen) != 0) {
+namespace detail {
+
+at::Tensor read_npy_stream(ByteSource& source, const std::string& origin) {
+  char pre[12];
+  size_t got = source.read_full(pre, 10);
+  if (got < kMagicLen || std::memcmp(pre, kMagic, kMagicLen) != 0) {
     fail(origin, "not an .npy file (bad magic: expected \\x93NUMPY)");
   }
-  check(bytes.size() >= kMagicLen + 2, origin, "truncated: the file ends inside the .npy preamble");
-  const int major = static_cast<unsigned char>(bytes[6]);
-  const int minor = static_cast<unsigned char>(bytes[7]);
+  check(got == 10, origin, "truncated: the file ends inside the .npy preamble");
+  const int major = static_cast<unsigned char>(pre[6]);
+  const int minor = static_cast<unsigned char>(pre[7]);
   size_t len_bytes = 0;
   if (major == 1) len_bytes = 2;
   else if (major == 2 || major == 3) len_bytes = 4;
   else fail(origin, "unsupported .npy format version " + std::to_string(major) + "." + std::to_string(minor));
-  const size_t header_start = kMagicLen + 2 + len_bytes;
-  check(bytes.size() >= header_start, origin, "truncated: the file ends inside the .npy preamble");
-  const size_t header_len = read_le(bytes, kMagicLen + 2, len_bytes);
-  check(bytes.size() - header_start >= header_len, origin,
+  if (len_bytes == 4) check(source.read_full(pre + 10, 2) == 2, origin, "truncated: the file ends inside the .npy preamble");
+  const std::string preamble(pre, kMagicLen + 2 + len_bytes);
+  const size_t header_len = read_le(preamble, kMagicLen + 2, len_bytes);
+  check(source.remaining() >= header_len, origin,
         "truncated: header says " + std::to_string(header_len) + " bytes of header, file has " +
-            std::to_string(bytes.size() - header_start));
-  const std::string header = bytes.substr(header_start, header_len);
+            std::to_string(source.remaining()));
+  std::string header(header_len, '\0');
+  got = source.read_full(header.data(), header_len);
+  check(got == header_len, origin,
+        "truncated: header says " + std::to_string(header_len) + " bytes of header, file has " + std::to_string(got));
+
   const Literal dict = HeaderParser(header, origin).parse();
   check(dict.type == Literal::Type::Dict, origin, "malformed .npy header (not a dict)");
-
   const Literal* descr = find_key(dict, "descr");
   const Literal* fortran = find_key(dict, "fortran_order");
   const Literal* shape = find_key(dict, "shape");
@@ -214,24 +221,44 @@ at::Tensor parse_npy(const std::string& bytes, const std::string& origin) {
   check(fortran->type == Literal::Type::Bool, origin, "malformed .npy header ('fortran_order' is not True/False)");
   check(shape->type == Literal::Type::Tuple, origin, "malformed .npy header ('shape' is not a tuple)");
 
-  const detail::NumpyType type = detail::parse_numpy_dtype(descr->text, origin);
+  const NumpyType type = parse_numpy_dtype(descr->text, origin);
   std::vector<int64_t> sizes;
   int64_t numel = 1;
   for (const auto& d : shape->items) {
     check(d.type == Literal::Type::Int && d.integer >= 0, origin,
           "malformed .npy header ('shape' must hold non-negative integers)");
     sizes.push_back(d.integer);
-    check(!detail::mul_overflows(numel, d.integer, &numel), origin, "shape too large");
+    check(!mul_overflows(numel, d.integer, &numel), origin, "shape too large");
   }
   int64_t nbytes = 0;
-  check(!detail::mul_overflows(numel, type.itemsize, &nbytes), origin, "shape too large");
-  const size_t data_start = header_start + header_len;
-  const size_t available = bytes.size() - data_start;
+  check(!mul_overflows(numel, type.itemsize, &nbytes), origin, "shape too large");
+  // Checked before allocating: a corrupt shape must not allocate terabytes.
+  const uint64_t available = source.remaining();
   check(static_cast<uint64_t>(nbytes) <= available, origin,
         "truncated: header says " + std::to_string(nbytes) + " bytes of data, file has " + std::to_string(available));
-  // Trailing bytes after the data are ignored, as numpy does.
+  // Bytes after the data are ignored, as numpy does.
 
-  return detail::numpy_bytes_to_tensor(bytes.data() + data_start, nbytes, type, sizes, fortran->boolean);
+  const auto nb = static_cast<size_t>(nbytes);
+  if (type.widen_u16 || type.widen_u32) {
+    std::string data(nb, '\0');
+    got = source.read_full(data.data(), nb);
+    check(got == nb, origin,
+          "truncated: header says " + std::to_string(nbytes) + " bytes of data, file has " + std::to_string(got));
+    return numpy_bytes_to_tensor(data.data(), nbytes, type, sizes, fortran->boolean);
+  }
+  // Read straight into the tensor's memory.
+  at::Tensor t = at::empty(stored_sizes(sizes, fortran->boolean), at::TensorOptions().dtype(type.dtype));
+  got = nb > 0 ? source.read_full(static_cast<char*>(t.data_ptr()), nb) : 0;
+  check(got == nb, origin,
+        "truncated: header says " + std::to_string(nbytes) + " bytes of data, file has " + std::to_string(got));
+  return finish_numpy_tensor(t, type, fortran->boolean);
+}
+
+}  // namespace detail
+
+at::Tensor parse_npy(const std::string& bytes, const std::string& origin) {
+  detail::MemorySource source(bytes);
+  return detail::read_npy_stream(source, origin);
 }
 
 std::string serialize_npy(const at::Tensor& tensor) {
@@ -275,7 +302,10 @@ std::string serialize_npy(const at::Tensor& tensor) {
   return out;
 }
 
-at::Tensor read_npy(const std::string& path) { return parse_npy(read_file(path), path); }
+at::Tensor read_npy(const std::string& path) {
+  const std::unique_ptr<detail::ByteSource> source = detail::open_file(path);
+  return detail::read_npy_stream(*source, path);
+}
 
 void write_npy(const std::string& path, const at::Tensor& tensor) {
   std::string bytes;

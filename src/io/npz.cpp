@@ -18,6 +18,14 @@ bool is_npy_member(const std::string& name) {
 
 std::string key_of(const std::string& name) { return name.substr(0, name.size() - kSuffix.size()); }
 
+// Streams a member into its tensor (no intermediate copy of the bytes).
+at::Tensor read_member(const detail::ZipReader& zip, uint64_t index, const std::string& origin) {
+  std::unique_ptr<detail::ZipReader::Stream> stream = zip.open(index);
+  at::Tensor t = detail::read_npy_stream(*stream, origin);
+  stream->finish();
+  return t;
+}
+
 std::string member_origin(const std::string& path, const std::string& key) {
   return path + ": key '" + key + "'";
 }
@@ -30,7 +38,7 @@ NpzArrays read_npz(const std::string& path) {
   for (const auto& e : zip.entries()) {
     if (!is_npy_member(e.name)) continue;
     const std::string key = key_of(e.name);
-    arrays.emplace_back(key, parse_npy(zip.read(e.index), member_origin(path, key)));
+    arrays.emplace_back(key, read_member(zip, e.index, member_origin(path, key)));
   }
   return arrays;
 }
@@ -55,7 +63,7 @@ at::Tensor read_npz_key(const std::string& path, const std::string& key) {
     }
     fail(path, "key '" + key + "' is missing (the archive has: " + (keys.empty() ? "no arrays" : keys) + ")");
   }
-  return parse_npy(zip.read(static_cast<uint64_t>(index)), member_origin(path, key));
+  return read_member(zip, static_cast<uint64_t>(index), member_origin(path, key));
 }
 
 void write_npz(const std::string& path, const NpzArrays& arrays, bool compress) {

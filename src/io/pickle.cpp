@@ -3,6 +3,7 @@
 // index read from the bytes is checked; a bad pickle throws fovea::Error.
 #include <ATen/ATen.h>
 
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>

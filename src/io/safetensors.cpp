@@ -60,26 +60,31 @@ uint64_t as_offset(const nlohmann::json& j, const std::string& path, const std::
 }  // namespace
 
 SafetensorsContent read_safetensors(const std::string& path) {
-  const std::string bytes = read_file(path);
-  check(bytes.size() >= 8, path, "truncated: a safetensors file starts with an 8-byte header size, the file has " +
-                                     std::to_string(bytes.size()) + " bytes");
+  const std::unique_ptr<detail::ByteSource> source = detail::open_file(path);
+  const uint64_t file_size = source->remaining();
+  char size_bytes[8];
+  check(source->read_full(size_bytes, 8) == 8, path,
+        "truncated: a safetensors file starts with an 8-byte header size, the file has " + std::to_string(file_size) +
+            " bytes");
   uint64_t header_size = 0;
-  for (int i = 0; i < 8; ++i) header_size |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
-  check(header_size <= bytes.size() - 8, path,
+  for (int i = 0; i < 8; ++i) header_size |= static_cast<uint64_t>(static_cast<unsigned char>(size_bytes[i])) << (8 * i);
+  check(header_size <= file_size - 8, path,
         "truncated or not a safetensors file: header says " + std::to_string(header_size) + " bytes of header, file has " +
-            std::to_string(bytes.size() - 8) + " after the size");
+            std::to_string(file_size - 8) + " after the size");
   check(header_size <= kMaxHeader, path, "header of " + std::to_string(header_size) + " bytes is too large");
+  std::string header_text(static_cast<size_t>(header_size), '\0');
+  check(source->read_full(header_text.data(), header_text.size()) == header_text.size(), path,
+        "truncated: the file ends inside the header");
 
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_size));
+    header = nlohmann::json::parse(header_text);
   } catch (const nlohmann::json::exception& e) {
     fail(path, std::string("safetensors header is not valid JSON: ") + e.what());
   }
   check(header.is_object(), path, "safetensors header is not a JSON object");
 
-  const uint64_t data_size = bytes.size() - 8 - header_size;
-  const char* data = bytes.data() + 8 + header_size;
+  const uint64_t data_size = file_size - 8 - header_size;
   SafetensorsContent content;
   std::vector<Record> records;
   for (const auto& [name, entry] : header.items()) {
@@ -133,9 +138,20 @@ SafetensorsContent read_safetensors(const std::string& path) {
   }
   check(expected == data_size, path,
         "the data section has " + std::to_string(data_size) + " bytes, the tensors cover " + std::to_string(expected));
+  // The data are back to back in offset order: read each tensor straight
+  // into its memory.
   for (const auto& r : records) {
-    content.tensors.emplace_back(
-        r.name, detail::tensor_from_bytes(data + r.begin, static_cast<int64_t>(r.end - r.begin), r.dtype, r.shape));
+    at::Tensor t = at::empty(r.shape, at::TensorOptions().dtype(r.dtype));
+    const auto nbytes = static_cast<size_t>(r.end - r.begin);
+    if (nbytes > 0) {
+      check(source->read_full(static_cast<char*>(t.data_ptr()), nbytes) == nbytes, path,
+            "truncated: the file ends inside tensor '" + r.name + "'");
+    }
+    if (r.dtype == at::kBool && nbytes > 0) {
+      auto* b = static_cast<uint8_t*>(t.data_ptr());
+      for (size_t i = 0; i < nbytes; ++i) b[i] = b[i] != 0;
+    }
+    content.tensors.emplace_back(r.name, std::move(t));
   }
   return content;
 }

@@ -104,15 +104,24 @@ PyRef read_torch_archive(const std::string& path) {
     const std::string name = prefix + "data/" + key;
     const int64_t index = zip.find(name);
     if (index < 0) fail(path, "storage '" + key + "' is missing (no entry '" + name + "')");
-    const std::string bytes = zip.read(static_cast<uint64_t>(index));
+    const std::unique_ptr<detail::ZipReader::Stream> stream = zip.open(static_cast<uint64_t>(index));
+    const uint64_t size = stream->remaining();
     const int64_t esize = detail::element_size(dtype);
     int64_t expected = 0;
-    if (detail::mul_overflows(numel, esize, &expected) || static_cast<uint64_t>(expected) != bytes.size()) {
+    if (detail::mul_overflows(numel, esize, &expected) || static_cast<uint64_t>(expected) != size) {
       fail(path, "storage '" + key + "' should hold " + std::to_string(numel) + " " + detail::dtype_name(dtype) +
-                     " values (" + std::to_string(expected) + " bytes), the entry has " + std::to_string(bytes.size()) +
+                     " values (" + std::to_string(expected) + " bytes), the entry has " + std::to_string(size) +
                      " bytes");
     }
-    at::Tensor t = detail::tensor_from_bytes(bytes.data(), expected, dtype, {numel});
+    // Read straight into the tensor's memory.
+    at::Tensor t = at::empty({numel}, at::TensorOptions().dtype(dtype));
+    if (expected > 0) stream->read_full(static_cast<char*>(t.data_ptr()), static_cast<size_t>(expected));
+    stream->finish();  // also reports a short entry
+    if (dtype == at::kBool && numel > 0) {
+      auto* p = t.data_ptr<bool>();
+      auto* b = reinterpret_cast<uint8_t*>(p);
+      for (int64_t i = 0; i < numel; ++i) b[i] = b[i] != 0;
+    }
     if (big_endian) detail::byteswap_inplace(t.data_ptr(), numel, esize);
     loaded[key] = t;
     return t;

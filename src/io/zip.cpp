@@ -85,40 +85,59 @@ int64_t ZipReader::find(const std::string& name) const {
   return it == by_name_.end() ? -1 : static_cast<int64_t>(entries_[it->second].index);
 }
 
-std::string ZipReader::read(uint64_t index) const {
+std::unique_ptr<ZipReader::Stream> ZipReader::open(uint64_t index) const {
   const auto it = by_index_.find(index);
-  const ZipEntry* entry = it == by_index_.end() ? nullptr : &entries_[it->second];
-  check(entry != nullptr, path_, "zip entry #" + std::to_string(index) + " does not exist");
-  const std::string where = path_ + ": zip entry '" + entry->name + "'";
+  check(it != by_index_.end(), path_, "zip entry #" + std::to_string(index) + " does not exist");
+  const ZipEntry& entry = entries_[it->second];
+  std::unique_ptr<Stream> s(new Stream());
+  s->where_ = path_ + ": zip entry '" + entry.name + "'";
+  s->size_ = entry.size;
   zip_file_t* f = zip_fopen_index(as_zip(zip_), index, 0);
-  if (!f) throw Error(where + ": cannot open: " + zip_strerror(as_zip(zip_)));
-  std::string bytes(static_cast<size_t>(entry->size), '\0');
-  uint64_t done = 0;
-  while (done < entry->size) {
-    const zip_int64_t n = zip_fread(f, &bytes[done], entry->size - done);
-    if (n < 0) {
-      const std::string msg = zip_file_strerror(f);
-      zip_fclose(f);
-      throw Error(where + ": cannot read: " + msg);
+  if (!f) throw Error(s->where_ + ": cannot open: " + zip_strerror(as_zip(zip_)));
+  s->file_ = f;
+  return s;
+}
+
+ZipReader::Stream::~Stream() {
+  if (file_) zip_fclose(static_cast<zip_file_t*>(file_));
+}
+
+size_t ZipReader::Stream::read(char* dst, size_t n) {
+  check(file_ != nullptr, where_, "read after finish()");
+  if (n > remaining()) n = static_cast<size_t>(remaining());
+  if (n == 0) return 0;
+  auto* f = static_cast<zip_file_t*>(file_);
+  const zip_int64_t got = zip_fread(f, dst, n);
+  if (got < 0) throw Error(where_ + ": cannot read: " + zip_file_strerror(f));
+  done_ += static_cast<uint64_t>(got);
+  return static_cast<size_t>(got);
+}
+
+void ZipReader::Stream::finish() {
+  if (!file_) return;
+  char buffer[1 << 14];
+  while (remaining() > 0) {
+    if (read(buffer, sizeof buffer) == 0) {
+      throw Error(where_ + ": truncated: expected " + std::to_string(size_) + " bytes, got " + std::to_string(done_));
     }
-    if (n == 0) break;
-    done += static_cast<uint64_t>(n);
-  }
-  if (done != entry->size) {
-    zip_fclose(f);
-    throw Error(where + ": truncated: expected " + std::to_string(entry->size) + " bytes, got " +
-                std::to_string(done));
   }
   // One more read reaches the end of the stream, where libzip checks the CRC.
+  auto* f = static_cast<zip_file_t*>(file_);
   char extra;
   const zip_int64_t n = zip_fread(f, &extra, 1);
   if (n != 0) {
-    const std::string msg = n < 0 ? zip_file_strerror(f) : std::string("more data than its header says");
-    zip_fclose(f);
-    throw Error(where + ": cannot read: " + msg);
+    throw Error(where_ + ": cannot read: " + (n < 0 ? std::string(zip_file_strerror(f)) : "more data than its header says"));
   }
+  file_ = nullptr;
   const int rc = zip_fclose(f);
-  if (rc != 0) throw Error(where + ": cannot read: " + zip_error_text(rc));
+  if (rc != 0) throw Error(where_ + ": cannot read: " + zip_error_text(rc));
+}
+
+std::string ZipReader::read(uint64_t index) const {
+  std::unique_ptr<Stream> s = open(index);
+  std::string bytes(static_cast<size_t>(s->remaining()), '\0');
+  s->read_full(bytes.data(), bytes.size());
+  s->finish();
   return bytes;
 }
 

@@ -61,6 +61,50 @@ class MetricsCsv {
 
 }  // namespace
 
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(TrainingTask& task, double lr, const TrainerOptions& options) {
+  auto groups = task.param_groups();
+  for (auto& g : groups) {
+    auto& o = static_cast<torch::optim::AdamWOptions&>(g.options());
+    o.lr(lr).betas({options.adam_beta1, options.adam_beta2}).eps(options.adam_eps);
+  }
+  auto defaults = torch::optim::AdamWOptions(lr).betas({options.adam_beta1, options.adam_beta2}).eps(options.adam_eps);
+  return std::make_unique<torch::optim::AdamW>(groups, defaults);
+}
+
+EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::optim::Optimizer& optimizer,
+                           int64_t epoch, const TrainerOptions& options, const std::string& label) {
+  EpochStats stats;
+  model.train();
+  std::vector<at::Tensor> params;
+  for (auto& g : optimizer.param_groups())
+    for (auto& p : g.params()) params.push_back(p);
+  auto batches = task.epoch_batches(epoch);
+  ProgressBar bar(static_cast<int64_t>(batches.size()), label.empty() ? "epoch " + std::to_string(epoch + 1) : label,
+                  options.show_progress);
+  double loss_sum = 0.0;
+  for (size_t b = 0; b < batches.size(); ++b) {
+    optimizer.zero_grad();
+    at::Tensor loss = task.batch_loss(batches[b]);
+    const double value = loss.item<double>();
+    if (!std::isfinite(value)) {
+      stats.diverged = true;
+      stats.reason = "the loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at epoch " +
+                     std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1);
+      bar.finish("diverged");
+      return stats;
+    }
+    loss.backward();
+    if (options.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(params, options.grad_clip_norm);
+    optimizer.step();
+    task.after_step();
+    loss_sum += value;
+    bar.update(static_cast<int64_t>(b + 1), "loss " + std::to_string(value));
+  }
+  stats.mean_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
+  bar.finish("loss " + std::to_string(stats.mean_loss));
+  return stats;
+}
+
 TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOptions& options) {
   TrainingResult result;
   MetricsCsv csv(options.metrics_csv, task.score_name());
@@ -69,63 +113,30 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
   int64_t epoch = 0;
   int64_t since_best = 0;
   bool stop_all = false;
-  result.stop_reason = "schedule finished";
+  std::vector<int64_t> early_stopped_periods;
 
   for (size_t period = 0; period < options.period_epochs.size() && !stop_all; ++period) {
     if (period > 0 && options.restore_best_each_period && !best_state.empty()) restore_state(model, best_state);
     if (!options.patience_across_periods) since_best = 0;
     const double lr = options.lr * std::pow(options.period_lr_factor, static_cast<double>(period));
     // A fresh optimiser each period, as minimodel does.
-    auto groups = task.param_groups();
-    auto adam = torch::optim::AdamWOptions(lr).betas({options.adam_beta1, options.adam_beta2}).eps(options.adam_eps);
-    for (auto& g : groups) {
-      auto& o = static_cast<torch::optim::AdamWOptions&>(g.options());
-      o.lr(lr).betas({options.adam_beta1, options.adam_beta2}).eps(options.adam_eps);
-    }
-    torch::optim::AdamW optimizer(groups, adam);
-    std::vector<at::Tensor> all_params;
-    for (auto& g : optimizer.param_groups())
-      for (auto& p : g.params()) all_params.push_back(p);
+    auto optimizer = make_optimizer(task, lr, options);
 
     for (int64_t e = 0; e < options.period_epochs[period]; ++e, ++epoch) {
       const auto epoch_start = std::chrono::steady_clock::now();
-      model.train();
-      auto batches = task.epoch_batches(epoch);
-      ProgressBar bar(static_cast<int64_t>(batches.size()),
-                      "epoch " + std::to_string(epoch + 1) + " (period " + std::to_string(period + 1) + ")",
-                      options.show_progress);
-      double loss_sum = 0.0;
-      bool diverged = false;
-      for (size_t b = 0; b < batches.size(); ++b) {
-        optimizer.zero_grad();
-        at::Tensor loss = task.batch_loss(batches[b]);
-        const double value = loss.item<double>();
-        if (!std::isfinite(value)) {
-          diverged = true;
-          result.stop_reason = "the loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
-                               " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1);
-          break;
-        }
-        loss.backward();
-        if (options.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(all_params, options.grad_clip_norm);
-        optimizer.step();
-        task.after_step();
-        loss_sum += value;
-        bar.update(static_cast<int64_t>(b + 1), "loss " + std::to_string(value));
-      }
-      if (diverged) {
-        bar.finish("diverged");
+      auto stats = train_one_epoch(model, task, *optimizer, epoch, options,
+                                   "epoch " + std::to_string(epoch + 1) + " (period " + std::to_string(period + 1) + ")");
+      if (stats.diverged) {
+        result.stop_reason = stats.reason;
         if (best_state.empty())
-          fail("training", result.stop_reason + " before any epoch finished; lower the learning rate or check the data");
-        spdlog::warn("{}; keeping the best state (epoch {})", result.stop_reason, result.best_epoch + 1);
+          fail("training", stats.reason + " before any epoch finished; lower the learning rate or check the data");
+        spdlog::warn("{}; keeping the best state (epoch {})", stats.reason, result.best_epoch + 1);
         stop_all = true;
         break;
       }
       model.eval();
       const double score = task.validation_score();
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-      const double mean_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
-      bar.finish("loss " + std::to_string(mean_loss));
       if (std::isfinite(score) && score > result.best_score + options.min_delta) {
         result.best_score = score;
         result.best_epoch = epoch;
@@ -135,14 +146,22 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
         ++since_best;
       }
       result.epochs_run = epoch + 1;
-      csv.add(epoch + 1, static_cast<int64_t>(period + 1), lr, mean_loss, score, result.best_score, seconds);
+      csv.add(epoch + 1, static_cast<int64_t>(period + 1), lr, stats.mean_loss, score, result.best_score, seconds);
       spdlog::info("epoch {:3d}  period {}  lr {:.2e}  loss {:.4f}  {} {:.4f}  best {:.4f}  {:.1f}s", epoch + 1,
-                   period + 1, lr, mean_loss, task.score_name(), score, result.best_score, seconds);
+                   period + 1, lr, stats.mean_loss, task.score_name(), score, result.best_score, seconds);
       if (options.patience > 0 && since_best >= options.patience) {
-        result.stop_reason = "early stopping in period " + std::to_string(period + 1);
+        early_stopped_periods.push_back(static_cast<int64_t>(period + 1));
         ++epoch;
         break;
       }
+    }
+  }
+  if (!stop_all) {
+    result.stop_reason = "schedule finished";
+    if (!early_stopped_periods.empty()) {
+      result.stop_reason += " (early stopping in period";
+      for (auto p : early_stopped_periods) result.stop_reason += " " + std::to_string(p);
+      result.stop_reason += ")";
     }
   }
   if (!best_state.empty()) restore_state(model, best_state);

@@ -163,6 +163,13 @@ TEST(LoadImages, ResizesAsCv2AndCropsAfterResizing) {
   at::Tensor expected = at::arange(23, 88, at::kFloat) * 2.0 + 0.5;
   EXPECT_TRUE(half[2][16].allclose(expected, 0, 1e-5)) << half[2][16].slice(0, 0, 5);
 
+  // minimodel resizes first and then crops at int(x0 // 2): an odd x0 = 45
+  // starts at resized column 22 = mean of columns 44 and 45 (cropping first
+  // would give 45.5).
+  at::Tensor odd = fovea::data::load_images(dir.file("ramp.npy"), 45, 175, 2.0, false);
+  ASSERT_EQ(odd.size(2), 65);
+  EXPECT_NEAR(odd[0][0][0].item<float>(), 44.5f, 1e-4);
+
   // A crop beyond the width is clipped, as Python slicing does.
   at::Tensor wide = fovea::data::load_images(dir.file("ramp.npy"), 200, 400, 1.0, false);
   EXPECT_EQ(wide.size(2), 64);
@@ -173,6 +180,11 @@ TEST(LoadImages, NonIntegerDownsampleUsesFloorOfTheSize) {
   fovea::io::write_npy(dir.file("ramp.npy"), column_ramp(2, 66, 130));
   at::Tensor out = fovea::data::load_images(dir.file("ramp.npy"), 0, 130, 1.5, false);
   EXPECT_EQ(out.sizes(), (at::IntArrayRef{2, 44, 86}));
+  // INTER_LINEAR samples the source at (x + 0.5) * 130/86 - 0.5 and
+  // interpolates (INTER_AREA would average areas instead).
+  const double scale = 130.0 / 86.0;
+  for (int64_t x : {1, 10, 40, 80})
+    EXPECT_NEAR(out[1][20][x].item<float>(), (x + 0.5) * scale - 0.5, 1e-4) << "column " << x;
 }
 
 TEST(LoadImages, GlobalZScore) {
@@ -317,7 +329,8 @@ TEST_F(V1DatasetFiles, MissingFiles) {
 
 TEST_F(V1DatasetFiles, MissingKeys) {
   for (const char* name : {"sp", "istim_sp", "ss_all", "istim_ss", "xpos", "ypos"})
-    expect_responses_error(without(valid_responses(), name), {"responses.npz", std::string("key '") + name + "' is missing"});
+    expect_responses_error(without(valid_responses(), name),
+                           {"responses.npz", std::string("key '") + name + "' is missing"});
 }
 
 TEST_F(V1DatasetFiles, WrongDimensions) {

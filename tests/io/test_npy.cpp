@@ -311,3 +311,26 @@ TEST(Npz, ReadsNumpySavezCompressed) {
   EXPECT_EQ(a[1].first, "y");
   EXPECT_TRUE(at::equal(a[1].second, fovea_test::bools({1, 0})));
 }
+
+TEST(Npz, CorruptedArchivesNeverCrash) {
+  ScratchDir dir;
+  for (bool compress : {false, true}) {
+    const std::string path = dir.file("fuzz.npz");
+    write_npz(path, {{"a", at::arange(200, at::kFloat)}, {"b", at::ones({3, 4}, at::kLong)}}, compress);
+    const std::string good = fovea_test::read_raw(path);
+    std::mt19937 rng(compress ? 11 : 12);
+    int errors = 0;
+    for (int trial = 0; trial < 300; ++trial) {
+      std::string bad = good;
+      const int flips = 1 + static_cast<int>(rng() % 6);
+      for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng() % 256);
+      fovea_test::write_raw(path, bad);
+      try {
+        read_npz(path);
+      } catch (const fovea::Error&) {
+        ++errors;
+      }
+    }
+    EXPECT_GT(errors, 0);
+  }
+}

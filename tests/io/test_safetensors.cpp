@@ -1,6 +1,7 @@
 #include <ATen/ATen.h>
 
 #include <cstring>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "fovea/io/safetensors.h"
@@ -134,4 +135,27 @@ TEST(Safetensors, WriteRefusesWhatItCannotStore) {
   expect_error([&] { write_safetensors(path, {{"a", at::zeros({2})}, {"a", at::zeros({2})}}, {}); }, {path, "twice"});
   expect_error([&] { write_safetensors(path, {{"__metadata__", at::zeros({2})}}, {}); }, {path, "__metadata__"});
   EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(Safetensors, CorruptedFilesNeverCrash) {
+  ScratchDir dir;
+  const std::string path = dir.file("fuzz.safetensors");
+  write_safetensors(path, {{"w", at::arange(12, at::kFloat).reshape({3, 4})}, {"b", at::ones({5}, at::kLong)}},
+                    {{"spec", "{}"}});
+  const std::string good = fovea_test::read_raw(path);
+  std::mt19937 rng(3);
+  int errors = 0;
+  for (int trial = 0; trial < 1000; ++trial) {
+    std::string bad = good;
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    // Mostly the 8-byte size and the JSON header, where the structure is.
+    for (int f = 0; f < flips; ++f) bad[rng() % std::min<size_t>(bad.size(), 200)] = static_cast<char>(rng() % 256);
+    fovea_test::write_raw(path, bad);
+    try {
+      read_safetensors(path);
+    } catch (const fovea::Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 500);
 }

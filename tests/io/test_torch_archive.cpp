@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 
 #include "fovea/io/pickle.h"
@@ -299,4 +300,26 @@ TEST(TorchArchive, BrokenArchives) {
   const std::string bad = dir.file("flipped.pt");
   fovea_test::write_raw(bad, flipped);
   expect_error([&] { read_state_dict(bad); }, {bad});
+}
+
+TEST(TorchArchive, CorruptedArchivesNeverCrash) {
+  if (!fovea_test::have_golden()) GTEST_SKIP() << "no golden dir";
+  // Random byte flips anywhere in a real archive: an error or a result, never a crash.
+  const std::string good = fovea_test::read_raw(golden("openretina_core_readout/state_dict.pt"));
+  ScratchDir dir;
+  const std::string path = dir.file("fuzz.pt");
+  std::mt19937 rng(7);
+  int errors = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string bad = good;
+    const int flips = 1 + static_cast<int>(rng() % 8);
+    for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng() % 256);
+    fovea_test::write_raw(path, bad);
+    try {
+      read_state_dict(path);
+    } catch (const fovea::Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 0);
 }

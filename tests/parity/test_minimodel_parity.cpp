@@ -23,6 +23,8 @@ struct Case {
   bool out_1x1;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class MinimodelParity : public ::testing::TestWithParam<Case> {};
 
 TEST_P(MinimodelParity, ImportedModelReproducesReferenceOutputs) {

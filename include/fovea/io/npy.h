@@ -1,9 +1,12 @@
 #pragma once
 // NumPy .npy and .npz files <-> CPU tensors.
-// Supported dtypes: float32, float64, int64, int32, uint8, bool (and reading
-// int16/int8/uint16 widened where torch has the type). C and Fortran order on
-// read; the returned tensor is always contiguous in C order. Big-endian data
-// is byte-swapped. Writing is always little-endian C order.
+// Supported dtypes: float16, float32, float64, int8, int16, int32, int64,
+// uint8, bool; uint16 and uint32 (no torch type) are read widened to int32 and
+// int64. Other dtypes are an fovea::Error. C and Fortran order on read; the
+// returned tensor is always contiguous in C order. Big-endian data is
+// byte-swapped. Header versions 1.0, 2.0 and 3.0 are read. Writing is
+// little-endian C order, version 1.0 (2.0 for very long headers), with the
+// header padded to 64 bytes as numpy does.
 #include <ATen/core/Tensor.h>
 
 #include <map>

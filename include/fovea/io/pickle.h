@@ -65,9 +65,10 @@ struct PyValue {
 // by BUILD on built-ins (an OrderedDict's `_metadata`) are dropped. Integers
 // beyond int64 become Object "builtins.int" whose args[0] holds the digits.
 // Reference cycles (OmegaConf nodes point to their `_parent`) are cut: the
-// back reference reads as None. Values nested more than 512 deep are refused. Persistent ids of the form torch.save
-// writes ('storage', storage_type, key, location, numel) are resolved through
-// `load_storage(key, dtype, numel)`, which must return a 1-D tensor.
+// back reference reads as None. Values nested more than 512 deep are refused.
+// Persistent ids of the form torch.save writes ('storage', storage_type, key,
+// location, numel) are resolved through `load_storage(key, dtype, numel)`,
+// which must return a 1-D tensor; each key is loaded once.
 using StorageLoader = std::function<at::Tensor(const std::string& key, at::ScalarType dtype, int64_t numel)>;
 PyRef parse_pickle(const std::string& bytes, const std::string& origin, const StorageLoader& load_storage = nullptr);
 

@@ -6,6 +6,7 @@
 // clipping, a progress bar, and one row per epoch in a metrics CSV.
 #include <torch/optim/optimizer.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -64,5 +65,17 @@ struct TrainingResult {
 
 // Trains `model` in place; on return it holds the best state on the validation score.
 TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOptions& options);
+
+// The pieces of fit(), for benchmarks and custom loops.
+// AdamW over the task's parameter groups at learning rate `lr`.
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(TrainingTask& task, double lr, const TrainerOptions& options);
+struct EpochStats {
+  double mean_loss = 0.0;
+  bool diverged = false;   // a non-finite loss stopped the epoch
+  std::string reason;      // why it diverged
+};
+// One pass over the task's batches for `epoch` (model in train mode).
+EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::optim::Optimizer& optimizer,
+                           int64_t epoch, const TrainerOptions& options, const std::string& label = "");
 
 }  // namespace fovea::train
