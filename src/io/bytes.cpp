@@ -2,7 +2,6 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <cstring>
 
 #include "fovea/error.h"
 #include "io/detail.h"
@@ -46,19 +45,6 @@ std::string dtype_name(at::ScalarType dtype) {
     case at::kComplexDouble: return "complex128";
     default: return c10::toString(dtype);
   }
-}
-
-at::Tensor tensor_from_bytes(const char* bytes, int64_t nbytes, at::ScalarType dtype,
-                             const std::vector<int64_t>& sizes) {
-  at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(dtype));
-  TORCH_CHECK(t.nbytes() == static_cast<size_t>(nbytes), "tensor_from_bytes: size mismatch");
-  if (nbytes > 0) std::memcpy(t.data_ptr(), bytes, static_cast<size_t>(nbytes));
-  if (dtype == at::kBool && nbytes > 0) {
-    // Only 0 and 1 are valid bools; any other byte would be undefined behaviour.
-    auto* p = static_cast<uint8_t*>(t.data_ptr());
-    for (int64_t i = 0; i < nbytes; ++i) p[i] = p[i] != 0;
-  }
-  return t;
 }
 
 }  // namespace fovea::io::detail

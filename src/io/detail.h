@@ -31,11 +31,6 @@ int64_t element_size(at::ScalarType dtype);
 // A short name for messages ("float32", "int64", ...).
 std::string dtype_name(at::ScalarType dtype);
 
-// A 1-D or N-D tensor that owns a copy of `bytes` reinterpreted as `dtype`
-// (little-endian host). `bytes.size()` must equal numel(sizes) * element_size.
-at::Tensor tensor_from_bytes(const char* bytes, int64_t nbytes, at::ScalarType dtype,
-                             const std::vector<int64_t>& sizes);
-
 // ---- NumPy dtypes (shared by .npy and pickled numpy arrays) ----
 // How a NumPy dtype is stored and which tensor dtype it becomes. uint16 and
 // uint32 (no torch type) are widened to int32 and int64.

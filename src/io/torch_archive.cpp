@@ -118,8 +118,7 @@ PyRef read_torch_archive(const std::string& path) {
     if (expected > 0) stream->read_full(static_cast<char*>(t.data_ptr()), static_cast<size_t>(expected));
     stream->finish();  // also reports a short entry
     if (dtype == at::kBool && numel > 0) {
-      auto* p = t.data_ptr<bool>();
-      auto* b = reinterpret_cast<uint8_t*>(p);
+      auto* b = static_cast<uint8_t*>(t.data_ptr());
       for (int64_t i = 0; i < numel; ++i) b[i] = b[i] != 0;
     }
     if (big_endian) detail::byteswap_inplace(t.data_ptr(), numel, esize);

@@ -52,7 +52,7 @@ class BadInput : public ::testing::Test {
 
   std::string train_args(const std::string& responses, const std::string& out) {
     return "train --config " + std::string(FOVEA_SOURCE_DIR) + "/configs/v1_ridge.yaml data.images=" +
-           dir_->file("data/images.npy") + " data.responses=" + responses + " output.dir=" + out + " --quiet";
+           dir_->file("data/images.npy") + " data.responses=" + responses + " output.dir=" + out + " --quiet --threads 1";
   }
 
   static fovea::test::TempDir* dir_;
@@ -62,7 +62,7 @@ fovea::test::TempDir* BadInput::dir_ = nullptr;
 TEST_F(BadInput, MissingFile) {
   const std::string missing = dir_->file("no_such_model.safetensors");
   expect_clean_failure("predict --model " + missing + " --input " + dir_->file("data/images.npy") + " -o " +
-                           dir_->file("y.npy"),
+                           dir_->file("y.npy") + " --threads 1",
                        missing, dir_->file("y.npy"));
 }
 

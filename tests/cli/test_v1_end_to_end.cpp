@@ -27,23 +27,23 @@ TEST(V1EndToEnd, TrainedFullModelBeatsRidgeOnSimulatedData) {
   const std::string configs = std::string(FOVEA_SOURCE_DIR) + "/configs/";
   const std::string common = " data.images=" + data + "/images.npy data.responses=" + data +
                              "/responses.npz data.truth=" + data + "/ground_truth.npz --quiet --threads 1";
-  auto full = run_fovea("train --config " + configs + "v1_fullmodel.yaml output.dir=" + dir.file("full") +
-                            " data.downsample=2 model.core.kernel_size=[13,5] model.core.n_conv_mid=64"
-                            " training.period_epochs=[12,4] training.patience=0" + common,
+  // The demo preset (16-320 on 33x65 images), narrowed to 64 channels to keep the test short.
+  auto full = run_fovea("train --config " + configs + "v1_demo.yaml output.dir=" + dir.file("full") +
+                            " model.core.n_conv_mid=64" + common,
                         dir);
   ASSERT_EQ(full.code, 0) << full.err;
   EXPECT_NE(full.out.find("FEVE:"), std::string::npos) << full.out;
   for (const char* f : {"model.safetensors", "metrics.csv", "eval.csv", "eval.json"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("full/") + f)) << f;
 
-  auto ridge = run_fovea("train --config " + configs + "v1_ridge.yaml output.dir=" + dir.file("ridge") + common, dir);
+  auto ridge = run_fovea("train --config " + configs + "v1_demo_ridge.yaml output.dir=" + dir.file("ridge") + common, dir);
   ASSERT_EQ(ridge.code, 0) << ridge.err;
 
   const double feve_full = mean_feve(dir.file("full/eval.json"));
   const double feve_ridge = mean_feve(dir.file("ridge/eval.json"));
   std::cout << "FEVE full model " << feve_full << ", ridge " << feve_ridge << std::endl;
-  EXPECT_GT(feve_full, feve_ridge + 0.1);
-  EXPECT_GT(feve_full, 0.3);
+  EXPECT_GT(feve_full, feve_ridge + 0.2);
+  EXPECT_GT(feve_full, 0.35);
 
   // `fovea eval` on the saved model reproduces the training run's evaluation.
   auto ev = run_fovea("eval --model " + dir.file("full/model.safetensors") + " --data " + data + " -o " +
@@ -52,7 +52,6 @@ TEST(V1EndToEnd, TrainedFullModelBeatsRidgeOnSimulatedData) {
   ASSERT_EQ(ev.code, 0) << ev.err;
   EXPECT_NEAR(mean_feve(dir.file("eval2/eval.json")), feve_full, 1e-6);
 
-  // predict writes (n, neurons) responses.
   auto info = run_fovea("info " + dir.file("full/model.safetensors"), dir);
   ASSERT_EQ(info.code, 0) << info.err;
   EXPECT_NE(info.out.find("24 neurons"), std::string::npos) << info.out;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The main job on built-in data: simulate a small V1 population with known
+# receptive fields, fit the full model (16-320 architecture on 33x65 images)
+# and the ridge baseline, evaluate both against the repeated test set.
+# Usage: scripts/demo.sh [OUTPUT_DIR]   (default: demo_out)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$ROOT/scripts/setup.sh"
+OUT="${1:-demo_out}"
+FOVEA="$ROOT/build/fovea"
+mkdir -p "$OUT"
+start=$(date +%s)
+
+"$FOVEA" simulate v1 "$OUT/data" --neurons 40 --train-images 2500 --test-images 100 --seed 0
+
+DATA="data.images=$OUT/data/images.npy data.responses=$OUT/data/responses.npz data.truth=$OUT/data/ground_truth.npz"
+echo "== ridge regression baseline"
+"$FOVEA" train --config "$ROOT/configs/v1_demo_ridge.yaml" $DATA output.dir="$OUT/ridge" --quiet
+echo "== full model"
+"$FOVEA" train --config "$ROOT/configs/v1_demo.yaml" $DATA output.dir="$OUT/full"
+echo "== evaluation of the saved full model"
+"$FOVEA" eval --model "$OUT/full/model.safetensors" --data "$OUT/data" -o "$OUT/full_eval"
+echo "demo finished in $(( $(date +%s) - start )) s; outputs in $OUT/"
