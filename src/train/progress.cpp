@@ -38,6 +38,8 @@ void ProgressBar::update(int64_t done, const std::string& status) {
   const double since_draw = std::chrono::duration<double>(now - last_draw_).count();
   // A terminal is redrawn at most 10 times a second; a log gets a line every 30 s.
   if (done < total_ && since_draw < (tty_ ? 0.1 : 30.0)) return;
+  // In a log, only the final state of the bar is worth a line.
+  if (!tty_ && done >= total_ && !finishing_) return;
   last_draw_ = now;
   const double rate = elapsed > 0 ? done / elapsed : 0.0;
   const double left = rate > 0 ? (total_ - done) / rate : NAN;
@@ -61,6 +63,7 @@ void ProgressBar::update(int64_t done, const std::string& status) {
 void ProgressBar::finish(const std::string& status) {
   if (!enabled_ || finished_) return;
   last_draw_ = start_;  // force a final draw
+  finishing_ = true;
   update(total_, status);
   if (tty_) std::cerr << "\n";
   finished_ = true;

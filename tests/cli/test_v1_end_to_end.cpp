@@ -55,6 +55,53 @@ TEST(V1EndToEnd, TrainedFullModelBeatsRidgeOnSimulatedData) {
   auto info = run_fovea("info " + dir.file("full/model.safetensors"), dir);
   ASSERT_EQ(info.code, 0) << info.err;
   EXPECT_NE(info.out.find("24 neurons"), std::string::npos) << info.out;
+
+  // Minimodels from the full model's first layer: two neurons, a short schedule.
+  auto mini = run_fovea("minimodels --full-model " + dir.file("full/model.safetensors") + " --data " + data +
+                            " --neurons 0,5 -o " + dir.file("mini") +
+                            " training.period_epochs=[6,2] training.batch_size=25 training.lr=0.003 --quiet --threads 1",
+                        dir);
+  ASSERT_EQ(mini.code, 0) << mini.err;
+  std::ifstream summary(dir.file("mini/summary.csv"));
+  std::string header, line;
+  std::getline(summary, header);
+  EXPECT_EQ(header, "neuron,fev,feve_full,feve_minimodel,channels_used,channels,model");
+  int rows = 0;
+  while (std::getline(summary, line)) {
+    ++rows;
+    double values[6];
+    ASSERT_EQ(std::sscanf(line.c_str(), "%lf,%lf,%lf,%lf,%lf,%lf", &values[0], &values[1], &values[2], &values[3],
+                          &values[4], &values[5]),
+              6)
+        << line;
+    EXPECT_EQ(values[5], 64);                       // 16-64 minimodel
+    EXPECT_LE(values[4], 64);                       // channels with |Wc| > 0.01
+    EXPECT_GT(values[3], -1.0) << line;             // a fitted model, not noise
+  }
+  EXPECT_EQ(rows, 2);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("mini/minimodel_n5.safetensors")));
+  auto mini_info = run_fovea("info " + dir.file("mini/minimodel_n5.safetensors"), dir);
+  EXPECT_NE(mini_info.out.find("\"out_1x1\":false"), std::string::npos) << mini_info.out;
+}
+
+TEST(V1EndToEnd, TutorialOneLayerModelTrainsAndEvaluates) {
+  fovea::test::TempDir dir;
+  const std::string data = dir.file("data");
+  ASSERT_EQ(run_fovea("simulate v1 " + data + " --neurons 8 --train-images 600 --test-images 30 --seed 1", dir).code, 0);
+  auto r = run_fovea("train --config " + std::string(FOVEA_SOURCE_DIR) + "/configs/v1_conv1_tutorial.yaml data.images=" +
+                         data + "/images.npy data.responses=" + data + "/responses.npz output.dir=" + dir.file("conv1") +
+                         " training.period_epochs=[2,1] --quiet --threads 1",
+                     dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto info = run_fovea("info --json " + dir.file("conv1/model.safetensors"), dir);
+  ASSERT_EQ(info.code, 0) << info.err;
+  auto spec = nlohmann::json::parse(info.out);
+  EXPECT_EQ(spec["core"]["type"], "single_conv");
+  EXPECT_EQ(spec["input_shape"], (nlohmann::json{1, 33, 65}));
+  std::ifstream csv(dir.file("conv1/metrics.csv"));
+  int lines = 0;
+  for (std::string l; std::getline(csv, l);) ++lines;
+  EXPECT_EQ(lines, 1 + 3);  // header + 3 epochs: no early stopping, no best-state restore in this recipe
 }
 
 }  // namespace

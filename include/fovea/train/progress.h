@@ -16,7 +16,7 @@ class ProgressBar {
  private:
   int64_t total_;
   std::string label_;
-  bool enabled_, tty_, finished_ = false;
+  bool enabled_, tty_, finished_ = false, finishing_ = false;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
