@@ -32,6 +32,7 @@ class MetricsParity : public ::testing::Test {
     ASSERT_TRUE(ref.isfinite().all().item<bool>()) << name;
     const double rel = (ours - ref).norm().item<double>() / ref.norm().item<double>();
     EXPECT_LT(rel, 1e-4) << name << ": relative error " << rel;
+    std::cout << name << ": relative error " << rel << std::endl;
   }
 
   at::Tensor responses, predictions;

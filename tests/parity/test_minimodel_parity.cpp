@@ -47,17 +47,21 @@ TEST_P(MinimodelParity, ImportedModelReproducesReferenceOutputs) {
   at::Tensor output = model->forward(input);
   at::Tensor expected = fovea::io::read_npy(golden(c.name + "/output.npy"));
   ASSERT_EQ(output.sizes(), expected.sizes());
-  EXPECT_LT(relative_error(output, expected), 1e-4);
+  const double output_error = relative_error(output, expected);
+  EXPECT_LT(output_error, 1e-4);
 
   at::Tensor core_out = model->core()->forward(input);
   EXPECT_EQ(core_out.sizes().vec(), json["core_output_shape"].get<std::vector<int64_t>>());
   at::Tensor sums = core_out.sum({2, 3});
-  EXPECT_LT(relative_error(sums, fovea::io::read_npy(golden(c.name + "/core_channel_sums.npy"))), 1e-4);
+  const double core_error = relative_error(sums, fovea::io::read_npy(golden(c.name + "/core_channel_sums.npy")));
+  EXPECT_LT(core_error, 1e-4);
 
   at::Tensor target = fovea::io::read_npy(golden(c.name + "/target.npy"));
   const double loss = fovea::train::v1_loss(*model, output, target, 0.03).item<double>();
   const double ref = json["loss_per_neuron_hs0.03"].get<double>();
   EXPECT_LT(std::abs(loss - ref) / std::abs(ref), 1e-4) << loss << " vs " << ref;
+  std::cout << c.name << ": relative error of outputs " << output_error << ", core channel sums " << core_error
+            << ", loss " << std::abs(loss - ref) / std::abs(ref) << std::endl;
 }
 
 INSTANTIATE_TEST_SUITE_P(Golden, MinimodelParity,
