@@ -9,7 +9,7 @@
 #include "fovea/error.h"
 #include "fovea/eval/report.h"
 #include "fovea/io/atomic_file.h"
-#include "fovea/io/npy.h"
+#include "fovea/data/simulate_v1.h"
 #include "fovea/nn/model_file.h"
 
 namespace fovea::cli {
@@ -32,12 +32,8 @@ void run_eval(EvalArgs& a) {
   }
   auto dataset = data::load_v1_dataset(load);
   at::Tensor truth;
-  if (!a.data.truth.empty()) {
-    truth = io::read_npz_key(a.data.truth, "test_rates");
-    check(truth.dim() == 2 && truth.size(0) == dataset.test_responses.size(0) &&
-              truth.size(1) == dataset.n_neurons(),
-          a.data.truth, "test_rates must be (test images, neurons)");
-  }
+  if (!a.data.truth.empty())
+    truth = data::read_test_rates(a.data.truth, dataset.test_responses.size(0), dataset.n_neurons());
   auto report = eval::evaluate_v1(*model, dataset, truth, a.runtime.device);
   io::make_directories(a.output);
   namespace fs = std::filesystem;

@@ -7,11 +7,11 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "fovea/data/simulate_v1.h"
 #include "fovea/data/v1_dataset.h"
 #include "fovea/error.h"
 #include "fovea/eval/report.h"
 #include "fovea/io/atomic_file.h"
-#include "fovea/io/npy.h"
 #include "fovea/nn/model_file.h"
 #include "fovea/train/config.h"
 #include "fovea/train/v1_experiment.h"
@@ -26,15 +26,6 @@ struct TrainArgs {
   RuntimeOptions runtime;
   bool quiet = false;
 };
-
-at::Tensor load_truth(const std::string& path, const data::V1Dataset& d) {
-  if (path.empty()) return {};
-  at::Tensor t = io::read_npz_key(path, "test_rates");
-  check(t.dim() == 2 && t.size(0) == d.test_responses.size(0) && t.size(1) == d.n_neurons(), path,
-        "test_rates must be (test images, neurons) = (" + std::to_string(d.test_responses.size(0)) + ", " +
-            std::to_string(d.n_neurons()) + ")");
-  return t;
-}
 
 void run_train(const TrainArgs& a) {
   train::Json config = train::load_config(a.config, a.overrides);
@@ -58,7 +49,10 @@ void run_train(const TrainArgs& a) {
   nn::save_model(model_path, *run.model);
 
   std::string truth_path = config["data"].value("truth", "");
-  auto report = eval::evaluate_v1(*run.model, dataset, load_truth(truth_path, dataset), a.runtime.device);
+  at::Tensor truth;
+  if (!truth_path.empty())
+    truth = data::read_test_rates(truth_path, dataset.test_responses.size(0), dataset.n_neurons());
+  auto report = eval::evaluate_v1(*run.model, dataset, truth, a.runtime.device);
   eval::write_report(report, (fs::path(out) / "eval.csv").string(), (fs::path(out) / "eval.json").string());
   std::cout << "model: " << model_path << " (" << run.model->n_parameters() << " parameters; "
             << run.result.stop_reason << ")\n";

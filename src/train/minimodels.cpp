@@ -37,7 +37,7 @@ nlohmann::json default_minimodel_config(const nn::Model& full_model) {
           {"init", {{"freeze_first_layer", true}}}};
 }
 
-std::vector<MinimodelRow> fit_minimodels(const nn::Model& full_model, const std::string& full_model_path,
+std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::string& full_model_path,
                                          const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
                                          const nlohmann::json& config, const std::string& output_dir,
                                          bool show_progress) {
@@ -48,8 +48,7 @@ std::vector<MinimodelRow> fit_minimodels(const nn::Model& full_model, const std:
     check(n >= 0 && n < dataset.n_neurons(), "--neurons",
           "neuron " + std::to_string(n) + " is out of range: the data has " + std::to_string(dataset.n_neurons()) +
               " neurons");
-  auto& full = const_cast<nn::Model&>(full_model);
-  at::Tensor full_pred = nn::predict(full, dataset.test_images());
+  at::Tensor full_pred = nn::predict(full_model, dataset.test_images());
   check(full_pred.size(1) == dataset.n_neurons(), dataset.origin,
         "the full model predicts " + std::to_string(full_pred.size(1)) + " neurons, the data has " +
             std::to_string(dataset.n_neurons()));

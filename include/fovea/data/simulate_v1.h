@@ -50,3 +50,11 @@ struct SimulateV1Summary {
 SimulateV1Summary simulate_v1(const std::string& dir, const SimulateV1Options& options);
 
 }  // namespace fovea::data
+
+namespace fovea::data {
+
+// The noise-free test responses (`test_rates` of ground_truth.npz), checked
+// against the dataset's test set: (test images, neurons).
+at::Tensor read_test_rates(const std::string& ground_truth_path, int64_t n_test_images, int64_t n_neurons);
+
+}  // namespace fovea::data

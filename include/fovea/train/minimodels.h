@@ -26,7 +26,7 @@ struct MinimodelRow {
 
 // Fits one minimodel per listed neuron; writes `<output_dir>/minimodel_n<neuron>.safetensors`
 // and `<output_dir>/summary.csv`, and returns the table.
-std::vector<MinimodelRow> fit_minimodels(const nn::Model& full_model, const std::string& full_model_path,
+std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::string& full_model_path,
                                          const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
                                          const nlohmann::json& config, const std::string& output_dir,
                                          bool show_progress = true);
