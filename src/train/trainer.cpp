@@ -115,14 +115,22 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
   bool stop_all = false;
   std::vector<int64_t> early_stopped_periods;
 
-  for (size_t period = 0; period < options.period_epochs.size() && !stop_all; ++period) {
+  if (options.lr_schedule != "periods" && options.lr_schedule != "plateau")
+    fail("training option 'lr_schedule'", "must be periods or plateau, got '" + options.lr_schedule + "'");
+  const bool plateau = options.lr_schedule == "plateau";
+  const std::vector<int64_t> periods = plateau ? std::vector<int64_t>{options.max_epochs} : options.period_epochs;
+  double best_for_patience = -1e300;
+  double plateau_best = -1e300;
+  int64_t plateau_bad_epochs = 0;
+
+  for (size_t period = 0; period < periods.size() && !stop_all; ++period) {
     if (period > 0 && options.restore_best_each_period && !best_state.empty()) restore_state(model, best_state);
     if (!options.patience_across_periods) since_best = 0;
-    const double lr = options.lr * std::pow(options.period_lr_factor, static_cast<double>(period));
+    double lr = options.lr * std::pow(options.period_lr_factor, static_cast<double>(period));
     // A fresh optimiser each period, as minimodel does.
     auto optimizer = make_optimizer(task, lr, options);
 
-    for (int64_t e = 0; e < options.period_epochs[period]; ++e, ++epoch) {
+    for (int64_t e = 0; e < periods[period]; ++e, ++epoch) {
       const auto epoch_start = std::chrono::steady_clock::now();
       auto stats = train_one_epoch(model, task, *optimizer, epoch, options,
                                    "epoch " + std::to_string(epoch + 1) + " (period " + std::to_string(period + 1) + ")");
@@ -137,10 +145,15 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       model.eval();
       const double score = task.validation_score();
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-      if (std::isfinite(score) && score > result.best_score + options.min_delta) {
+      // The best state is kept on any improvement; patience counts epochs
+      // without an improvement of at least min_delta.
+      if (std::isfinite(score) && score > result.best_score) {
         result.best_score = score;
         result.best_epoch = epoch;
         best_state = copy_state(model);
+      }
+      if (std::isfinite(score) && score > best_for_patience + options.min_delta) {
+        best_for_patience = score;
         since_best = 0;
       } else {
         ++since_best;
@@ -149,6 +162,20 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       csv.add(epoch + 1, static_cast<int64_t>(period + 1), lr, stats.mean_loss, score, result.best_score, seconds);
       spdlog::info("epoch {:3d}  period {}  lr {:.2e}  loss {:.4f}  {} {:.4f}  best {:.4f}  {:.1f}s", epoch + 1,
                    period + 1, lr, stats.mean_loss, task.score_name(), score, result.best_score, seconds);
+      if (plateau) {  // PyTorch's ReduceLROnPlateau, mode max, absolute threshold
+        if (std::isfinite(score) && score > plateau_best + options.plateau_threshold) {
+          plateau_best = score;
+          plateau_bad_epochs = 0;
+        } else if (++plateau_bad_epochs > options.plateau_patience) {
+          const double reduced = std::max(lr * options.plateau_factor, options.min_lr);
+          if (reduced < lr) {
+            lr = reduced;
+            for (auto& g : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+            spdlog::info("learning rate reduced to {:.2e}", lr);
+          }
+          plateau_bad_epochs = 0;
+        }
+      }
       if (options.patience > 0 && since_best >= options.patience) {
         early_stopped_periods.push_back(static_cast<int64_t>(period + 1));
         ++epoch;

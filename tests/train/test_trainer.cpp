@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <set>
 
 #include "fovea/error.h"
 #include "fovea/train/config.h"
@@ -118,6 +119,35 @@ TEST(Trainer, NanLossLaterKeepsTheBestStateAndSaysWhy) {
   EXPECT_EQ(r.epochs_run, 5);
   EXPECT_NE(r.stop_reason.find("NaN at epoch 6"), std::string::npos) << r.stop_reason;
   EXPECT_NEAR(task.validation_score(), r.best_score, 1e-9);
+}
+
+TEST(Trainer, PlateauScheduleReducesTheLearningRateDownToItsFloor) {
+  fovea::test::TempDir dir;
+  torch::manual_seed(1);
+  torch::nn::Linear model(5, 1);
+  LinearTask task(model);
+  fovea::train::TrainerOptions o;
+  o.lr_schedule = "plateau";
+  o.max_epochs = 40;
+  o.lr = 0.5;  // too large: the score soon stalls and the rate must come down
+  o.plateau_patience = 1;
+  o.plateau_threshold = 1e-3;
+  o.min_lr = 0.5 * 0.3 * 0.3;
+  o.patience = 0;
+  o.metrics_csv = dir.file("m.csv");
+  o.show_progress = false;
+  auto r = fovea::train::fit(*model, task, o);
+  EXPECT_EQ(r.epochs_run, 40);
+  std::ifstream in(o.metrics_csv);
+  std::string line;
+  std::getline(in, line);
+  std::set<double> rates;
+  while (std::getline(in, line)) rates.insert(std::stod(line.substr(line.find(',', line.find(',') + 1) + 1)));
+  EXPECT_GE(rates.size(), 2u);
+  EXPECT_NEAR(*rates.rbegin(), 0.5, 1e-9);
+  EXPECT_GE(*rates.begin(), o.min_lr - 1e-9);
+  o.lr_schedule = "cosine";
+  EXPECT_THROW(fovea::train::fit(*model, task, o), fovea::Error);
 }
 
 TEST(Config, OverridesSetNestedValuesWithYamlTypes) {

@@ -49,6 +49,16 @@ struct TrainerOptions {
   // period unless this is set (to reproduce the reference exactly).
   bool patience_across_periods = false;
   double min_delta = 0.0;               // improvement needed to reset patience
+  // "periods": minimodel's fixed periods (above). "plateau": openretina's
+  // recipe: one run of max_epochs, the learning rate multiplied by
+  // plateau_factor when the score has not risen by plateau_threshold
+  // (absolute) for more than plateau_patience epochs, never below min_lr.
+  std::string lr_schedule = "periods";
+  int64_t max_epochs = 100;
+  double plateau_factor = 0.3;
+  int64_t plateau_patience = 5;
+  double plateau_threshold = 5e-4;
+  double min_lr = 0.0;
   double grad_clip_norm = 0.0;          // 0: no clipping
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
   std::string metrics_csv;              // "" : none
