@@ -1,0 +1,45 @@
+#pragma once
+// openretina's generic HDF5 layout (data_io/h5_dataset_reader.py):
+//   <dir>/stimuli/<name>.npy     (C, T, H, W) movies shared by all sessions
+//   <dir>/<session>.h5|.hdf5     responses_<name> (neurons, T_name);
+//                                optional stimulus_<name> (C, T, H, W) for this session only;
+//                                optional group session_info/* (per-session metadata)
+// Stimuli named in `test_names` are test stimuli; the others are concatenated
+// along time in sorted name order, stimuli and responses alike. The session
+// name (file stem) is the data_key.
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace fovea::data {
+
+struct MovieSplit {
+  at::Tensor train;                          // (C, T, H, W) float32, normalised
+  std::map<std::string, at::Tensor> test;    // name -> (C, T, H, W)
+};
+
+struct SessionResponses {
+  at::Tensor train;                          // (neurons, T) float32
+  std::map<std::string, at::Tensor> test;    // name -> (neurons, T)
+  std::map<std::string, at::Tensor> info;    // session_info/<key>
+};
+
+struct RetinaDataset {
+  std::map<std::string, MovieSplit> movies;            // per session (shared stimuli are repeated by reference)
+  std::map<std::string, SessionResponses> responses;   // per session, sorted by name
+  std::vector<std::string> sessions() const;
+  std::map<std::string, int64_t> n_neurons_dict() const;
+};
+
+struct RetinaLoadOptions {
+  std::string dir;
+  std::vector<std::string> test_names;     // e.g. {"test"}
+  std::vector<int64_t> stimulus_size;      // (C, H, W) the stimuli must have; empty: not checked
+  double norm_mean = 0.0, norm_std = 1.0;  // stimuli become (x - mean) / std
+};
+
+RetinaDataset load_hdf5_layout(const RetinaLoadOptions& options);
+
+}  // namespace fovea::data

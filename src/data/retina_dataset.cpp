@@ -1,0 +1,122 @@
+// Reading openretina's generic HDF5 layout.
+#include "fovea/data/retina_dataset.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "fovea/error.h"
+#include "fovea/io/hdf5.h"
+#include "fovea/io/npy.h"
+
+namespace fovea::data {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> RetinaDataset::sessions() const {
+  std::vector<std::string> s;
+  for (const auto& [k, v] : responses) s.push_back(k);
+  return s;
+}
+
+std::map<std::string, int64_t> RetinaDataset::n_neurons_dict() const {
+  std::map<std::string, int64_t> m;
+  for (const auto& [k, v] : responses) m[k] = v.train.defined() ? v.train.size(0) : v.test.begin()->second.size(0);
+  return m;
+}
+
+namespace {
+
+std::string shape_of(const at::Tensor& t) {
+  std::string s = "(";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + ")";
+}
+
+at::Tensor check_movie(const at::Tensor& m, const std::string& origin, const RetinaLoadOptions& o) {
+  if (m.dim() != 4) fail(origin, "a stimulus must be (channels, time, height, width), got " + shape_of(m));
+  if (!o.stimulus_size.empty()) {
+    if (o.stimulus_size.size() != 3 || m.size(0) != o.stimulus_size[0] || m.size(2) != o.stimulus_size[1] ||
+        m.size(3) != o.stimulus_size[2])
+      fail(origin, "stimulus has shape " + shape_of(m) + ", expected (C, T, H, W) with (C, H, W) = (" +
+                       std::to_string(o.stimulus_size.at(0)) + ", " + std::to_string(o.stimulus_size.at(1)) + ", " +
+                       std::to_string(o.stimulus_size.at(2)) + ")");
+  }
+  at::Tensor f = m.to(torch::kFloat32);
+  if (!torch::isfinite(f).all().item<bool>()) fail(origin, "stimulus contains NaN or infinite values");
+  return (f - o.norm_mean) / o.norm_std;
+}
+
+}  // namespace
+
+RetinaDataset load_hdf5_layout(const RetinaLoadOptions& o) {
+  if (!fs::is_directory(o.dir)) fail(o.dir, "dataset directory does not exist");
+  // Shared stimuli.
+  std::map<std::string, at::Tensor> shared;
+  const fs::path stim_dir = fs::path(o.dir) / "stimuli";
+  if (fs::is_directory(stim_dir))
+    for (const auto& e : fs::directory_iterator(stim_dir))
+      if (e.path().extension() == ".npy") {
+        const std::string path = e.path().string();
+        shared[e.path().stem().string()] = check_movie(io::read_npy(path), path, o);
+      }
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(o.dir))
+    if (e.path().extension() == ".h5" || e.path().extension() == ".hdf5") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  if (files.empty()) fail(o.dir, "no session files (<session>.h5) in the dataset directory");
+
+  RetinaDataset d;
+  for (const auto& file : files) {
+    const std::string path = file.string(), session = file.stem().string();
+    std::map<std::string, at::Tensor> stimuli = shared;
+    std::vector<std::string> names;
+    for (const auto& member : io::h5_members(path, "/")) {
+      if (member.rfind("responses_", 0) == 0) names.push_back(member.substr(10));
+      if (member.rfind("stimulus_", 0) == 0)
+        stimuli[member.substr(9)] = check_movie(io::read_h5_dataset(path, member), path + ":" + member, o);
+    }
+    if (names.empty()) fail(path, "no responses_<stimulus> datasets");
+    std::sort(names.begin(), names.end());
+    SessionResponses r;
+    MovieSplit m;
+    std::vector<at::Tensor> train_movies, train_responses;
+    for (const auto& name : names) {
+      auto it = stimuli.find(name);
+      if (it == stimuli.end())
+        fail(path, "responses_" + name + " has no stimulus: neither stimuli/" + name + ".npy nor stimulus_" + name);
+      at::Tensor resp = io::read_h5_dataset(path, "responses_" + name).to(torch::kFloat32);
+      if (resp.dim() != 2) fail(path, "responses_" + name + " must be (neurons, time), got " + shape_of(resp));
+      if (resp.size(1) != it->second.size(1))
+        fail(path, "responses_" + name + " has " + std::to_string(resp.size(1)) + " frames, the stimulus has " +
+                       std::to_string(it->second.size(1)));
+      const int64_t nan = torch::isnan(resp).sum().item<int64_t>();
+      if (nan > 0) fail(path, "responses_" + name + " contains " + std::to_string(nan) + " NaN values");
+      const bool is_test = std::find(o.test_names.begin(), o.test_names.end(), name) != o.test_names.end();
+      if (is_test) {
+        r.test[name] = resp;
+        m.test[name] = it->second;
+      } else {
+        train_responses.push_back(resp);
+        train_movies.push_back(it->second);
+      }
+    }
+    if (!train_responses.empty()) {
+      r.train = torch::cat(train_responses, 1);
+      m.train = torch::cat(train_movies, 1);
+      for (const auto& [k, v] : r.test)
+        if (v.size(0) != r.train.size(0))
+          fail(path, "responses_" + k + " has " + std::to_string(v.size(0)) + " neurons, the training responses " +
+                         std::to_string(r.train.size(0)));
+    }
+    if (io::h5_has(path, "session_info"))
+      for (const auto& key : io::h5_members(path, "session_info"))
+        r.info[key] = io::read_h5_dataset(path, "session_info/" + key);
+    d.responses[session] = r;
+    d.movies[session] = m;
+  }
+  return d;
+}
+
+}  // namespace fovea::data
