@@ -18,6 +18,7 @@ void add_runtime_options(CLI::App* command, RuntimeOptions& options, bool with_s
 void apply_runtime_options(const RuntimeOptions& options);
 
 void add_simulate_command(CLI::App& app);
+void add_create_data_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);

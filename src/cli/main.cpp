@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   CLI::App app{"fovea: predictive models of visual neurons (retina and V1)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "fovea 0.1.0");
+  fovea::cli::add_create_data_command(app);
   fovea::cli::add_simulate_command(app);
   fovea::cli::add_train_command(app);
   fovea::cli::add_eval_command(app);

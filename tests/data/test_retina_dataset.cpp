@@ -69,3 +69,35 @@ TEST(RetinaDataset, MismatchedLengthsAndMissingStimuliAreClearErrors) {
 }
 
 }  // namespace
+
+#include "fovea/data/create_data.h"
+
+namespace {
+
+TEST(CreateData, WritesALayoutTheReaderAccepts) {
+  fovea::test::TempDir dir;
+  fovea::data::CreateDataOptions o;
+  o.num_colors = 2;
+  o.num_stimuli = 3;
+  o.num_sessions = 2;
+  o.clip_length = 4;
+  fovea::data::create_data(dir.path().string(), o);
+  fovea::data::RetinaLoadOptions r;
+  r.dir = dir.path().string();
+  r.test_names = {"random_noise_2"};
+  r.stimulus_size = {2, 16, 8};
+  auto d = fovea::data::load_hdf5_layout(r);
+  ASSERT_EQ(d.sessions(), (std::vector<std::string>{"session_0", "session_1"}));
+  for (const auto& [session, n] : d.n_neurons_dict()) {
+    EXPECT_GE(n, 10);
+    EXPECT_LE(n, 29);
+    // Training = random_noise_0 (70 clips) + random_noise_1 (71 clips).
+    EXPECT_EQ(d.responses[session].train.size(1), (70 + 71) * 4);
+    EXPECT_EQ(d.movies[session].test["random_noise_2"].size(1), 72 * 4);
+    EXPECT_EQ(d.responses[session].info["celltypes"].size(0), n);
+  }
+  // The responses follow the stimulus: not constant over time.
+  EXPECT_GT(d.responses["session_0"].train.std(1).min().item<double>(), 0.01);
+}
+
+}  // namespace
