@@ -5,12 +5,14 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/retina_run.h"
 #include "cli/v1_data_options.h"
 #include "fovea/error.h"
 #include "fovea/eval/report.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/data/simulate_v1.h"
 #include "fovea/nn/model_file.h"
+#include "fovea/nn/model_loader.h"
 
 namespace fovea::cli {
 
@@ -19,11 +21,22 @@ struct EvalArgs {
   std::string model, output = "eval";
   V1DataOptions data;
   double threshold = -1;
+  std::string test_name;  // retina: which test stimulus
   RuntimeOptions runtime;
 };
 
 void run_eval(EvalArgs& a) {
-  auto model = nn::load_model(a.model);
+  auto model = nn::load_any_model(a.model);
+  if (model->spec().value("family", "") == "retina") {
+    RetinaEvalArgs r;
+    r.data_dir = a.data.dir;
+    r.output = a.output;
+    r.test_name = a.test_name;
+    r.device = a.runtime.device;
+    if (a.threshold >= 0) r.var_ratio_cutoff = a.threshold;
+    run_eval_retina(*model, r);
+    return;
+  }
   a.data.resolve();
   auto load = a.data.load_options_for(*model);
   if (a.threshold >= 0) {
@@ -50,9 +63,12 @@ void run_eval(EvalArgs& a) {
 void add_eval_command(CLI::App& app) {
   auto args = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "evaluate a model on a dataset's repeated test stimuli");
-  cmd->add_option("--model", args->model, "model file (.safetensors)")->required();
+  cmd->add_option("--model,--model-path", args->model, "model: .safetensors, checkpoint (.pt, .ckpt), URL or pretrained name")->required();
   args->data.add_to(cmd);
-  cmd->add_option("--fev-threshold", args->threshold, "include neurons with FEV above this (default: the model's, 0.15)");
+  cmd->add_option("--fev-threshold,--var-ratio-cutoff", args->threshold,
+                  "include neurons with FEV above this (V1; default: the model's, 0.15) or with an "
+                  "explainable/total variance ratio of at least this (retina; default 0.15)");
+  cmd->add_option("--test-name", args->test_name, "retina: the test stimulus to evaluate on (default: the model's)");
   cmd->add_option("-o,--output", args->output, "output directory for eval.csv and eval.json")->capture_default_str();
   add_runtime_options(cmd, args->runtime, false);
   cmd->callback([args] {

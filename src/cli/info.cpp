@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "fovea/nn/model_file.h"
+#include "fovea/nn/model_loader.h"
 
 namespace fovea::cli {
 
@@ -12,10 +13,10 @@ void add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("info", "print a model's architecture, parameter counts and sessions");
-  cmd->add_option("model", *path, "model file (.safetensors)")->required();
+  cmd->add_option("model", *path, "model: .safetensors, checkpoint (.pt, .ckpt), URL or pretrained name")->required();
   cmd->add_flag("--json", *json, "print the full spec as JSON");
   cmd->callback([path, json] {
-    auto model = nn::load_model(*path);
+    auto model = nn::load_any_model(*path);
     if (*json) {
       std::cout << model->spec().dump(2) << "\n";
       return;
@@ -36,7 +37,8 @@ void add_info_command(CLI::App& app) {
     std::cout << core << ", readout: " << readout << "\n";
     if (spec.contains("provenance")) {
       const auto& p = spec["provenance"];
-      for (const char* k : {"imported_from", "trained_by", "seed", "best_val_varexp", "best_epoch", "epochs_run"})
+      for (const char* k : {"imported_from", "trained_by", "seed", "best_val_varexp", "best_val_correlation", "best_epoch",
+                           "epochs_run", "stop_reason"})
         if (p.contains(k)) std::cout << k << ": " << p[k].dump() << "\n";
     }
   });

@@ -8,6 +8,7 @@
 #include "cli/v1_data_options.h"
 #include "fovea/error.h"
 #include "fovea/nn/model_file.h"
+#include "fovea/nn/model_loader.h"
 #include "fovea/train/config.h"
 #include "fovea/train/minimodels.h"
 
@@ -49,7 +50,7 @@ std::vector<int64_t> parse_neuron_list(const std::string& text) {
 }
 
 void run_minimodels(MinimodelArgs& a) {
-  auto full = nn::load_model(a.full_model);
+  auto full = nn::load_any_model(a.full_model);
   a.data.resolve();
   auto dataset = data::load_v1_dataset(a.data.load_options_for(*full));
   train::Json config = train::default_minimodel_config(*full);
@@ -75,7 +76,7 @@ void run_minimodels(MinimodelArgs& a) {
 void add_minimodels_command(CLI::App& app) {
   auto args = std::make_shared<MinimodelArgs>();
   auto* cmd = app.add_subcommand("minimodels", "fit per-neuron minimodels from a full model's first layer");
-  cmd->add_option("--full-model", args->full_model, "trained full model (.safetensors)")->required();
+  cmd->add_option("--full-model", args->full_model, "trained full model: .safetensors, minimodel .pt, URL")->required();
   args->data.add_to(cmd);
   cmd->add_option("--neurons", args->neurons, "neurons to fit, e.g. 3,7,10-12")->required();
   cmd->add_option("--config", args->config, "YAML overriding the minimodel recipe (model/training sections)");

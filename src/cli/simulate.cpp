@@ -1,5 +1,5 @@
 // `fovea simulate <kind> DIR`: write a dataset from a ground-truth population
-// model. One subcommand per kind (v1 here); a new kind adds one
+// model. One subcommand per kind (v1, retina); a new kind adds one
 // add_simulate_<kind> function and one line in add_simulate_command.
 #include <cstdio>
 #include <memory>
@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "fovea/data/simulate_retina.h"
 #include "fovea/data/simulate_v1.h"
 
 namespace fovea::cli {
@@ -71,6 +72,69 @@ void add_simulate_v1(CLI::App& simulate) {
   });
 }
 
+void add_simulate_retina(CLI::App& simulate) {
+  struct Arguments {
+    std::string dir;
+    data::SimulateRetinaOptions options;
+  };
+  auto args = std::make_shared<Arguments>();
+  data::SimulateRetinaOptions& o = args->options;
+  CLI::App* retina = simulate.add_subcommand(
+      "retina", "retinal ganglion cells (ON/OFF, sustained/transient, colour-opponent; centre-surround, biphasic) "
+                "on coloured noise or natural-like movies, in openretina's generic HDF5 layout, with the "
+                "noise-free test responses in ground_truth/");
+  retina->add_option("dir", args->dir, "output directory (created if needed)")->required();
+  retina->add_option("--sessions", o.n_sessions, "number of sessions (recordings)")
+      ->capture_default_str()
+      ->check(at_least<int64_t>(1));
+  retina->add_option("--neurons-per-session", o.neurons_per_session,
+                     "neurons recorded per session: one count for all, or one per session (30,40,...)")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(at_least<int64_t>(1));
+  retina->add_option("--stimulus", o.stimulus, "noise (temporally correlated coloured noise) or natural "
+                                               "(drifting natural-like scenes)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"noise", "natural"}));
+  retina->add_option("--height", o.height, "frame height in pixels")->capture_default_str()->check(at_least<int64_t>(4));
+  retina->add_option("--width", o.width, "frame width in pixels")->capture_default_str()->check(at_least<int64_t>(4));
+  retina->add_option("--colors", o.colors, "colour channels")->capture_default_str()->check(CLI::Range(1, 8));
+  retina->add_option("--train-frames", o.train_frames, "frames of the training movie (30 Hz)")
+      ->capture_default_str()
+      ->check(at_least<int64_t>(8));
+  retina->add_option("--test-frames", o.test_frames, "frames of the test movie, shown --repeats times")
+      ->capture_default_str()
+      ->check(at_least<int64_t>(2));
+  retina->add_option("--repeats", o.n_repeats, "repeats of the test movie")
+      ->capture_default_str()
+      ->check(at_least<int64_t>(2));
+  retina->add_option("--filter-frames", o.filter_frames, "length of the temporal filters in frames")
+      ->capture_default_str()
+      ->check(at_least<int64_t>(8));
+  retina->add_option("--noise", o.noise_scale, "multiplies the Poisson noise's std (0: noise-free trials)")
+      ->capture_default_str()
+      ->check(at_least(0.0));
+  retina->add_option("--seed", o.seed, "seed of every random draw; the same seed gives the same files")
+      ->capture_default_str();
+
+  retina->callback([args]() {
+    const data::SimulateRetinaSummary summary = data::simulate_retina(args->dir, args->options);
+    const data::SimulateRetinaOptions& o = args->options;
+    std::string neurons, fev;
+    for (size_t s = 0; s < summary.sessions.size(); ++s) {
+      neurons += (s ? ", " : "") + std::to_string(summary.n_neurons[s]);
+      char value[32];
+      std::snprintf(value, sizeof(value), "%s%.3f", s ? ", " : "", summary.mean_fev[s]);
+      fev += value;
+    }
+    std::printf("wrote %s: %zu sessions (%s neurons; %lld distinct cells), %lld training frames, %lld test frames "
+                "x %lld repeats; mean FEV of the test repeats per session %s\n",
+                args->dir.c_str(), summary.sessions.size(), neurons.c_str(), static_cast<long long>(summary.n_cells),
+                static_cast<long long>(o.train_frames), static_cast<long long>(o.test_frames),
+                static_cast<long long>(o.n_repeats), fev.c_str());
+  });
+}
+
 }  // namespace
 
 void add_simulate_command(CLI::App& app) {
@@ -79,6 +143,7 @@ void add_simulate_command(CLI::App& app) {
                                      "against the truth");
   simulate->require_subcommand(1);
   add_simulate_v1(*simulate);
+  add_simulate_retina(*simulate);
 }
 
 }  // namespace fovea::cli

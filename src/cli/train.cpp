@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/retina_run.h"
 #include "fovea/data/simulate_v1.h"
 #include "fovea/data/v1_dataset.h"
 #include "fovea/error.h"
@@ -14,6 +15,7 @@
 #include "fovea/io/atomic_file.h"
 #include "fovea/nn/model_file.h"
 #include "fovea/train/config.h"
+#include "fovea/train/retina_experiment.h"
 #include "fovea/train/v1_experiment.h"
 
 namespace fovea::cli {
@@ -35,6 +37,10 @@ void run_train(const TrainArgs& a) {
   if (out.empty()) fail(a.config, "no output directory: set output.dir in the config or pass --output");
   io::make_directories(out);
   namespace fs = std::filesystem;
+  if (train::is_retina_config(config)) {
+    run_train_retina(config, out, a.quiet);
+    return;
+  }
 
   const auto load = train::v1_load_options(config);
   spdlog::info("loading {} and {}", load.images_path, load.responses_path);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "fovea/error.h"
 #include "fovea/io/hdf5.h"
@@ -48,6 +49,34 @@ at::Tensor check_movie(const at::Tensor& m, const std::string& origin, const Ret
   return (f - o.norm_mean) / o.norm_std;
 }
 
+const std::string kByTrialSuffix = "_by_trial";
+constexpr const char* kTrialGroup = "test_by_trial";
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_test_name(const RetinaLoadOptions& o, const std::string& name) {
+  return std::find(o.test_names.begin(), o.test_names.end(), name) != o.test_names.end();
+}
+
+// Repeated test trials (trials, neurons, frames) from `dataset`, checked
+// against the test stimulus' frames and, when given, the trial average.
+at::Tensor read_trials(const std::string& path, const std::string& dataset, int64_t frames,
+                       const at::Tensor& average) {
+  at::Tensor t = io::read_h5_dataset(path, dataset).to(torch::kFloat32);
+  if (t.dim() != 3) fail(path, dataset + " must be (trials, neurons, time), got " + shape_of(t));
+  if (t.size(0) < 1) fail(path, dataset + " has no trials");
+  if (t.size(2) != frames)
+    fail(path, dataset + " has " + std::to_string(t.size(2)) + " frames, the stimulus has " + std::to_string(frames));
+  if (average.defined() && t.size(1) != average.size(0))
+    fail(path, dataset + " has " + std::to_string(t.size(1)) + " neurons, the trial average " +
+                   std::to_string(average.size(0)));
+  const int64_t nan = torch::isnan(t).sum().item<int64_t>();
+  if (nan > 0) fail(path, dataset + " contains " + std::to_string(nan) + " NaN values");
+  return t;
+}
+
 }  // namespace
 
 RetinaDataset load_hdf5_layout(const RetinaLoadOptions& o) {
@@ -71,29 +100,77 @@ RetinaDataset load_hdf5_layout(const RetinaLoadOptions& o) {
   for (const auto& file : files) {
     const std::string path = file.string(), session = file.stem().string();
     std::map<std::string, at::Tensor> stimuli = shared;
-    std::vector<std::string> names;
+    std::map<std::string, std::string> responses;                   // stimulus name -> responses_<name>
+    std::map<std::string, std::vector<std::string>> trial_datasets;  // test name -> datasets with its trials
+    std::vector<std::string> by_trial_suffixed;                      // responses_<x>_by_trial members
     for (const auto& member : io::h5_members(path, "/")) {
-      if (member.rfind("responses_", 0) == 0) names.push_back(member.substr(10));
+      if (member.rfind("responses_", 0) == 0) {
+        const std::string name = member.substr(10);
+        if (ends_with(name, kByTrialSuffix)) by_trial_suffixed.push_back(member);
+        else responses[name] = member;
+      }
       if (member.rfind("stimulus_", 0) == 0)
         stimuli[member.substr(9)] = check_movie(io::read_h5_dataset(path, member), path + ":" + member, o);
+      if (member == kTrialGroup)
+        for (const auto& test : io::h5_members(path, kTrialGroup)) {
+          if (!is_test_name(o, test))
+            fail(path, std::string(kTrialGroup) + "/" + test + " holds repeated trials of '" + test +
+                           "', which is not one of the test stimuli");
+          trial_datasets[test].push_back(std::string(kTrialGroup) + "/" + test);
+        }
     }
-    if (names.empty()) fail(path, "no responses_<stimulus> datasets");
-    std::sort(names.begin(), names.end());
+    // responses_<x>_by_trial: the trials of test stimulus <x>; otherwise an
+    // ordinary stimulus that happens to end in "_by_trial".
+    for (const auto& member : by_trial_suffixed) {
+      const std::string name = member.substr(10), stem = name.substr(0, name.size() - kByTrialSuffix.size());
+      if (is_test_name(o, stem)) {
+        trial_datasets[stem].push_back(member);
+      } else if (!stimuli.count(name) && (stimuli.count(stem) || responses.count(stem))) {
+        fail(path, member + " holds repeated trials of '" + stem + "', which is not one of the test stimuli");
+      } else {
+        responses[name] = member;
+      }
+    }
+    std::set<std::string> name_set;
+    for (const auto& [name, dataset] : responses) name_set.insert(name);
+    for (const auto& [name, datasets] : trial_datasets) name_set.insert(name);
+    if (name_set.empty()) fail(path, "no responses_<stimulus> datasets");
     SessionResponses r;
     MovieSplit m;
     std::vector<at::Tensor> train_movies, train_responses;
-    for (const auto& name : names) {
+    for (const auto& name : name_set) {  // sorted
       auto it = stimuli.find(name);
       if (it == stimuli.end())
-        fail(path, "responses_" + name + " has no stimulus: neither stimuli/" + name + ".npy nor stimulus_" + name);
-      at::Tensor resp = io::read_h5_dataset(path, "responses_" + name).to(torch::kFloat32);
-      if (resp.dim() != 2) fail(path, "responses_" + name + " must be (neurons, time), got " + shape_of(resp));
-      if (resp.size(1) != it->second.size(1))
+        fail(path, (responses.count(name) ? responses[name] : trial_datasets[name].front()) +
+                       " has no stimulus: neither stimuli/" + name + ".npy nor stimulus_" + name);
+      const int64_t frames = it->second.size(1);
+      const bool is_test = is_test_name(o, name);
+      std::vector<std::string> trial_sources = trial_datasets[name];
+      at::Tensor resp;
+      if (responses.count(name)) {
+        resp = io::read_h5_dataset(path, responses[name]).to(torch::kFloat32);
+        if (resp.dim() == 3 && is_test) {
+          trial_sources.push_back(responses[name]);
+          resp = at::Tensor();
+        } else if (resp.dim() != 2) {
+          fail(path, "responses_" + name + " must be (neurons, time)" +
+                         (is_test ? std::string(" or (trials, neurons, time)") : std::string()) + ", got " +
+                         shape_of(resp));
+        }
+      }
+      if (trial_sources.size() > 1)
+        fail(path, "repeated trials of '" + name + "' are given twice, in " + trial_sources[0] + " and " +
+                       trial_sources[1] + "; keep one");
+      if (!trial_sources.empty()) {
+        at::Tensor trials = read_trials(path, trial_sources[0], frames, resp);
+        r.test_by_trial[name] = trials;
+        if (!resp.defined()) resp = at::nanmean(trials, 0);
+      }
+      if (resp.size(1) != frames)
         fail(path, "responses_" + name + " has " + std::to_string(resp.size(1)) + " frames, the stimulus has " +
-                       std::to_string(it->second.size(1)));
+                       std::to_string(frames));
       const int64_t nan = torch::isnan(resp).sum().item<int64_t>();
       if (nan > 0) fail(path, "responses_" + name + " contains " + std::to_string(nan) + " NaN values");
-      const bool is_test = std::find(o.test_names.begin(), o.test_names.end(), name) != o.test_names.end();
       if (is_test) {
         r.test[name] = resp;
         m.test[name] = it->second;

@@ -20,6 +20,18 @@ at::Tensor EvaluationReport::column(const std::string& name) const {
   fail("evaluation report", "no column '" + name + "'");
 }
 
+void add_column_summaries(EvaluationReport& r) {
+  nlohmann::json means, medians;
+  for (size_t i = 0; i < r.columns.size(); ++i) {
+    at::Tensor v = r.table.select(1, static_cast<int64_t>(i)).masked_select(r.included);
+    v = v.masked_select(torch::isfinite(v));
+    means[r.columns[i]] = v.numel() ? v.mean().item<double>() : std::nan("");
+    medians[r.columns[i]] = v.numel() ? v.median().item<double>() : std::nan("");
+  }
+  r.summary["mean"] = means;
+  r.summary["median"] = medians;
+}
+
 EvaluationReport evaluate_predictions(const at::Tensor& responses, const at::Tensor& predictions, double threshold,
                                       const std::string& criterion, const at::Tensor& truth) {
   check(responses.dim() == 3, "evaluation", "responses must be (stimuli, repeats, neurons)");
@@ -54,15 +66,7 @@ EvaluationReport evaluate_predictions(const at::Tensor& responses, const at::Ten
   const int64_t n_in = r.included.sum().item<int64_t>();
   r.summary = {{"n_neurons", responses.size(2)}, {"n_included", n_in}, {"criterion", criterion},
                {"threshold", threshold}, {"n_stimuli", responses.size(0)}, {"n_repeats", responses.size(1)}};
-  nlohmann::json means, medians;
-  for (size_t i = 0; i < r.columns.size(); ++i) {
-    at::Tensor v = r.table.select(1, static_cast<int64_t>(i)).masked_select(r.included);
-    v = v.masked_select(torch::isfinite(v));
-    means[r.columns[i]] = v.numel() ? v.mean().item<double>() : std::nan("");
-    medians[r.columns[i]] = v.numel() ? v.median().item<double>() : std::nan("");
-  }
-  r.summary["mean"] = means;
-  r.summary["median"] = medians;
+  add_column_summaries(r);
   return r;
 }
 
@@ -80,14 +84,18 @@ EvaluationReport evaluate_v1(nn::Model& model, const data::V1Dataset& dataset, c
 
 void write_report(const EvaluationReport& report, const std::string& csv_path, const std::string& json_path) {
   std::ostringstream csv;
-  csv << "neuron";
+  const bool sessions = !report.row_session.empty();
+  csv << (sessions ? "session,neuron" : "neuron");
   for (const auto& c : report.columns) csv << "," << c;
   csv << ",included\n" << std::setprecision(9);
   auto table = report.table.contiguous();
   auto included = report.included.contiguous();
   const double* t = table.data_ptr<double>();
   for (int64_t n = 0; n < table.size(0); ++n) {
-    csv << n;
+    if (sessions)
+      csv << report.row_session.at(static_cast<size_t>(n)) << "," << report.row_neuron.at(static_cast<size_t>(n));
+    else
+      csv << n;
     for (int64_t c = 0; c < table.size(1); ++c) csv << "," << t[n * table.size(1) + c];
     csv << "," << (included[n].item<bool>() ? 1 : 0) << "\n";
   }

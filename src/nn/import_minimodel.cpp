@@ -7,6 +7,7 @@
 
 #include "fovea/error.h"
 #include "fovea/io/pickle.h"
+#include "fovea/nn/import_openretina.h"
 #include "fovea/nn/model_file.h"
 #include "fovea/nn/v1_cores.h"
 
@@ -110,12 +111,35 @@ Json infer_minimodel_spec(const std::vector<std::pair<std::string, at::Tensor>>&
 }
 
 std::shared_ptr<Model> import_checkpoint(const std::string& path, const ImportOptions& options) {
+  // An openretina training checkpoint carries its model's constructor
+  // arguments; a minimodel .pt is a bare state dict.
+  io::PyRef root = io::read_torch_archive(path);
+  if (root && root->is_dict() && root->get("hyper_parameters")) {
+    auto model = build_model(openretina_spec_from_checkpoint(root, path));
+    io::PyRef sd = root->get("state_dict");
+    if (!sd || !sd->is_dict()) fail(path, "the checkpoint has no state_dict");
+    std::vector<std::pair<std::string, at::Tensor>> state;
+    for (const auto& [k, v] : sd->entries)
+      if (k && k->kind == io::PyValue::Kind::String && v && v->kind == io::PyValue::Kind::Tensor) {
+        std::string key = k->text;
+        // ExampleCoreReadout's on_load_checkpoint: readout.<s>.bias_param is now readout.<s>.bias.
+        const std::string old_bias = ".bias_param";
+        if (key.rfind("readout.", 0) == 0 && key.size() > old_bias.size() &&
+            key.compare(key.size() - old_bias.size(), old_bias.size(), old_bias) == 0)
+          key = key.substr(0, key.size() - old_bias.size()) + ".bias";
+        state.emplace_back(key, v->tensor);
+      }
+    model->load_state_dict(state, path);
+    model->eval();
+    return model;
+  }
   auto state = io::read_state_dict(path);
   bool minimodel = false;
   for (const auto& [k, t] : state)
     if (k == "readout.Wc") minimodel = true;
   if (!minimodel)
-    fail(path, "not a recognised checkpoint: expected a minimodel state dict (core.features.*, readout.Wc)");
+    fail(path, "not a recognised checkpoint: expected an openretina .ckpt (hyper_parameters, state_dict) or a "
+               "minimodel state dict (core.features.*, readout.Wc)");
   auto model = build_model(infer_minimodel_spec(state, path, options));
   model->load_state_dict(state, path);
   model->eval();

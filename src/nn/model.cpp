@@ -40,6 +40,18 @@ std::vector<int64_t> Model::input_shape() const {
   return spec_.at("input_shape").get<std::vector<int64_t>>();
 }
 
+std::vector<int64_t> Model::stimulus_shape(int64_t time_steps, int64_t num_batches) const {
+  auto shape = input_shape();
+  std::vector<int64_t> out{num_batches};
+  if (shape.size() == 4) {  // (channels, time, height, width)
+    if (time_steps < 1) fail("stimulus_shape", "time_steps must be at least 1");
+    out.insert(out.end(), {shape[0], time_steps, shape[2], shape[3]});
+  } else {
+    out.insert(out.end(), shape.begin(), shape.end());
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, at::Tensor>> Model::state_dict() const {
   std::vector<std::pair<std::string, at::Tensor>> out;
   for (const auto& p : named_parameters(true)) out.emplace_back(p.key(), p.value());

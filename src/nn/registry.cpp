@@ -66,10 +66,16 @@ std::vector<std::string> readout_types() {
 
 // Defined next to each family of built-in modules.
 void register_v1_modules();
+void register_retina_modules();
+void register_retina_variant_modules();  // retina_variants_registration.cpp
 
 void register_builtin_modules() {
   static std::once_flag once;
-  std::call_once(once, [] { register_v1_modules(); });
+  std::call_once(once, [] {
+    register_v1_modules();
+    register_retina_modules();
+    register_retina_variant_modules();
+  });
 }
 
 }  // namespace fovea::nn

@@ -7,6 +7,19 @@
 // Stimuli named in `test_names` are test stimuli; the others are concatenated
 // along time in sorted name order, stimuli and responses alike. The session
 // name (file stem) is the data_key.
+//
+// Repeated test trials (ResponsesTrainTestSplit.test_by_trial_dict). openretina's
+// own generic reader has none; fovea reads them, for a test stimulus <test>,
+// from any one of (more than one in a file is an error):
+//   test_by_trial/<test>        (trials, neurons, T) in a group: openretina's reader
+//                               skips it, so such files stay readable there
+//                               (`fovea simulate retina` writes this one);
+//   responses_<test>_by_trial   (trials, neurons, T);
+//   responses_<test> itself     3-D (trials, neurons, T).
+// `responses_<test>` (2-D) is the trial average the models are scored on; when
+// it is absent or 3-D, the mean over trials (ignoring NaN trials) is used.
+// Per-trial responses must have the neurons and frames of the test stimulus;
+// responses_<name>_by_trial for a <name> that is not a test stimulus is an error.
 #include <ATen/core/Tensor.h>
 
 #include <map>
@@ -22,8 +35,11 @@ struct MovieSplit {
 
 struct SessionResponses {
   at::Tensor train;                          // (neurons, T) float32
-  std::map<std::string, at::Tensor> test;    // name -> (neurons, T)
+  std::map<std::string, at::Tensor> test;    // name -> (neurons, T): the trial average
   std::map<std::string, at::Tensor> info;    // session_info/<key>
+  // name -> (trials, neurons, T) float32, only for the test stimuli that have
+  // repeated trials in the file (openretina's test_by_trial_dict).
+  std::map<std::string, at::Tensor> test_by_trial;
 };
 
 struct RetinaDataset {

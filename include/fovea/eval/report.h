@@ -21,6 +21,10 @@ struct EvaluationReport {
   at::Tensor table;                  // (neurons, columns) float64
   at::Tensor included;               // (neurons,) bool: passes the threshold
   nlohmann::json summary;            // means over included neurons, counts, threshold
+  // Multi-session reports (retina): the session and in-session index of each
+  // row; empty for single-session reports.
+  std::vector<std::string> row_session;
+  std::vector<int64_t> row_neuron;
 
   at::Tensor column(const std::string& name) const;
 };
@@ -33,6 +37,10 @@ struct EvaluationReport {
 // var_ratio >= threshold (criterion "var_ratio", openretina).
 EvaluationReport evaluate_predictions(const at::Tensor& responses, const at::Tensor& predictions, double threshold,
                                       const std::string& criterion = "fev", const at::Tensor& truth = {});
+
+// Fills summary["mean"] and summary["median"]: per column, over the included
+// rows with finite values.
+void add_column_summaries(EvaluationReport& report);
 
 // Runs a V1 model on the dataset's test images and evaluates it.
 EvaluationReport evaluate_v1(nn::Model& model, const data::V1Dataset& dataset, const at::Tensor& truth = {},

@@ -50,6 +50,10 @@ class Model : public torch::nn::Module {
   // Input shape without the batch axis, e.g. {1, 66, 130}.
   std::vector<int64_t> input_shape() const;
   std::vector<std::string> readout_keys() const { return readout_->sessions(); }
+  // The shape of a stimulus batch, as openretina's stimulus_shape(time_steps,
+  // num_batches): (batch, channels, time_steps, height, width) for movie
+  // models; image models ignore time_steps: (batch, channels, height, width).
+  std::vector<int64_t> stimulus_shape(int64_t time_steps, int64_t num_batches = 1) const;
 
   // name -> tensor for every parameter and buffer (the state dict).
   std::vector<std::pair<std::string, at::Tensor>> state_dict() const;

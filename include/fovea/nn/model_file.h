@@ -26,7 +26,8 @@ struct ImportOptions {
 // layers, widths, kernel sizes, neurons, minimodel or full model, input size.
 Json infer_minimodel_spec(const std::vector<std::pair<std::string, at::Tensor>>& state, const std::string& origin,
                           const ImportOptions& options = {});
-// Reads a reference checkpoint (.pt state dict of minimodel), builds the model and loads its weights.
+// Reads a reference checkpoint (a minimodel .pt state dict or an openretina
+// Lightning .ckpt), builds the model and loads its weights.
 std::shared_ptr<Model> import_checkpoint(const std::string& path, const ImportOptions& options = {});
 
 }  // namespace fovea::nn

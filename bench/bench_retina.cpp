@@ -1,0 +1,173 @@
+// bench_retina: a training epoch and inference of openretina's default retina
+// model (hoefling_2024_base_low_res architecture: 2→16→16 space-time separable
+// core, Gaussian mask readouts), in fovea and in the PyTorch baseline
+// (bench/retina_baseline.py, the same architecture and training step), on the
+// same data, in one run. Prints seconds and the speed-up (PyTorch / fovea).
+//   bench_retina [--frames 13950] [--sessions 4] [--neurons 100] [--batch 128]
+//                [--chunk 50] [--clips 100] [--threads 2] [--repeats 3]
+// The defaults follow Hoefling et al. 2024 at low resolution: 93 training clips
+// of 150 frames (18x16 pixels, 2 colours), batch 128 chunks of 50 frames.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fovea/io/atomic_file.h"
+#include "fovea/io/npy.h"
+#include "fovea/nn/gaussian_mask_readout.h"
+#include "fovea/nn/model.h"
+#include "fovea/nn/predict.h"
+#include "fovea/train/retina_task.h"
+#include "fovea/train/trainer.h"
+
+namespace {
+
+using Json = nlohmann::json;
+
+template <typename F>
+double best_of(int repeats, F&& f) {
+  double best = 1e300;
+  for (int i = 0; i < repeats; ++i) {
+    auto t = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
+  }
+  return best;
+}
+
+Json retina_spec(const std::map<std::string, int64_t>& neurons) {
+  return {{"family", "retina"},
+          {"core",
+           {{"type", "simple_core_wrapper"},
+            {"channels", {2, 16, 16}},
+            {"temporal_kernel_sizes", {21, 11}},
+            {"spatial_kernel_sizes", {11, 5}},
+            {"input_padding", 0},
+            {"hidden_padding", {0, 2, 2}},
+            {"gamma_temporal", 40.0},
+            {"cut_first_n_frames", 0}}},
+          {"readout",
+           {{"type", "gaussian_mask"},
+            {"n_neurons_dict", neurons},
+            {"scale", true},
+            {"bias", true},
+            {"gaussian_mean_scale", 6.0},
+            {"gaussian_var_scale", 4.0},
+            {"positive", true}}},
+          {"input_shape", {2, 150, 18, 16}}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, int64_t> opt = {{"--frames", 13950}, {"--sessions", 4}, {"--neurons", 100},
+                                        {"--batch", 128},    {"--chunk", 50},     {"--clips", 100},
+                                        {"--threads", 2},    {"--repeats", 3}};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!opt.count(argv[i])) {
+      std::cerr << "unknown option " << argv[i] << "\n";
+      return 2;
+    }
+    opt[argv[i]] = std::stoll(argv[i + 1]);
+  }
+  const int64_t frames = opt["--frames"], batch = opt["--batch"], chunk = opt["--chunk"];
+  const int repeats = static_cast<int>(opt["--repeats"]);
+  at::set_num_threads(static_cast<int>(opt["--threads"]));
+  torch::manual_seed(0);
+
+  // The same data for both sides: a smooth random movie, positive responses.
+  at::Tensor movie = torch::avg_pool3d(torch::randn({1, 2, frames + 2, 20, 18}), 3, 1).squeeze(0).contiguous();
+  at::Tensor clips = movie.narrow(1, 0, 150 * opt["--clips"]).reshape({2, opt["--clips"], 150, 18, 16})
+                         .transpose(0, 1).contiguous();
+  std::map<std::string, at::Tensor> responses;
+  std::map<std::string, int64_t> neurons;
+  for (int64_t s = 0; s < opt["--sessions"]; ++s) {
+    const std::string key = "session_" + std::to_string(s);
+    responses[key] = torch::rand({frames, opt["--neurons"]}) * 2;
+    neurons[key] = opt["--neurons"];
+  }
+  const auto dir = std::filesystem::temp_directory_path() / ("fovea_bench_retina_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  fovea::io::write_npy((dir / "movie.npy").string(), movie);
+  fovea::io::write_npy((dir / "clips.npy").string(), clips);
+  Json keys = Json::array();
+  for (const auto& [k, r] : responses) {
+    fovea::io::write_npy((dir / ("responses_" + k + ".npy")).string(), r);
+    keys.push_back(k);
+  }
+  fovea::io::write_file_atomic((dir / "sessions.json").string(), keys.dump());
+
+  std::cout << "bench_retina: " << opt["--sessions"] << " sessions x " << opt["--neurons"] << " neurons, a movie of "
+            << frames << " frames (2x18x16), batch " << batch << " chunks of " << chunk << " frames; inference on "
+            << opt["--clips"] << " clips of 150 frames; " << opt["--threads"] << " threads, best of " << repeats
+            << "\n";
+  auto model = fovea::nn::build_model(retina_spec(neurons));
+  std::map<std::string, fovea::data::SessionClips> sessions;
+  for (const auto& [k, r] : responses) {
+    fovea::data::SessionClips s;
+    s.train_movie = movie;
+    s.train_responses = r;
+    s.val_movie = movie.narrow(1, 0, 150);
+    s.val_responses = r.narrow(0, 0, 150);
+    s.val_clip_indices = {0};
+    s.mean_response = r.mean(0);
+    std::dynamic_pointer_cast<fovea::nn::MultiGaussianMaskReadout>(model->readout())->session(k)->initialize_bias(
+        s.mean_response);
+    sessions[k] = s;
+  }
+  fovea::train::RetinaRecipe recipe;
+  recipe.batch_size = batch;
+  recipe.chunk_size = chunk;
+  fovea::train::TrainerOptions options;
+  options.show_progress = false;
+  options.grad_clip_norm = 1.0;
+  // Warm-up: one epoch on a short piece of the movie.
+  {
+    auto warm = sessions;
+    for (auto& [k, s] : warm) {
+      s.train_movie = movie.narrow(1, 0, batch * chunk + chunk);
+      s.train_responses = s.train_responses.narrow(0, 0, batch * chunk + chunk);
+    }
+    fovea::train::RetinaTask warm_task(model, warm, recipe, torch::kCPU);
+    auto optimizer = fovea::train::make_optimizer(warm_task, 0.01, options);
+    fovea::train::train_one_epoch(*model, warm_task, *optimizer, 0, options);
+  }
+  fovea::train::RetinaTask task(model, sessions, recipe, torch::kCPU);
+  auto optimizer = fovea::train::make_optimizer(task, 0.01, options);
+  int64_t epoch = 1;
+  const double f_epoch =
+      best_of(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
+  fovea::nn::predict(*model, clips.narrow(0, 0, 4));
+  const double f_infer = best_of(repeats, [&] { fovea::nn::predict(*model, clips, clips.size(0)); });
+
+  const std::string cmd = "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) + "/bench/retina_baseline.py " +
+                          dir.string() + " " + std::to_string(opt["--threads"]) + " " + std::to_string(repeats) + " " +
+                          std::to_string(batch) + " " + std::to_string(chunk);
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (fgets(buf, sizeof buf, p)) out += buf;
+    if (pclose(p) != 0) out.clear();
+  }
+  std::filesystem::remove_all(dir);
+  Json py;
+  try {
+    py = Json::parse(out.substr(out.find('{')));
+  } catch (...) {
+    std::cerr << "the PyTorch baseline failed (" << cmd << ")\n";
+    return 1;
+  }
+  std::printf("%-34s %12s %12s %10s\n", "benchmark", "fovea (s)", "PyTorch (s)", "speed-up");
+  auto row = [&](const char* name, double f, const char* key) {
+    const double p = py[key].get<double>();
+    std::printf("%-34s %12.3f %12.3f %9.2fx\n", name, f, p, p / f);
+  };
+  row("retina default: training epoch", f_epoch, "epoch");
+  row("retina default: inference", f_infer, "inference");
+  return 0;
+}

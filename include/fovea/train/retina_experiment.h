@@ -1,0 +1,65 @@
+#pragma once
+// Training an openretina-style core-readout model from a run configuration
+// (configs/retina_*.yaml):
+//   family:   retina
+//   data:     layout (hdf5: openretina's generic layout), dir, test_names,
+//             stimulus_size, norm_mean / norm_std (null: from the training
+//             movies), clip_length, num_val_clips, val_clip_indices, split_seed
+//   model:    hidden_channels, core {type, ...}, readout {type, ...}
+//   training: lr, weight_decay, batch_size, chunk_size, max_epochs, the
+//             plateau schedule, early stopping, grad_clip_norm
+//   output:   dir
+//   seed, device
+#include <map>
+#include <memory>
+#include <optional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fovea/data/movie_clips.h"
+#include "fovea/data/retina_dataset.h"
+#include "fovea/nn/model.h"
+#include "fovea/train/trainer.h"
+
+namespace fovea::train {
+
+using Json = nlohmann::json;
+
+// True when a run configuration describes a retina model (family: retina).
+bool is_retina_config(const Json& config);
+
+// The data section of a retina config (or of a retina model's spec["data"]).
+struct RetinaDataOptions {
+  std::string layout = "hdf5";
+  std::string dir;
+  std::vector<std::string> test_names{"test"};
+  std::vector<int64_t> stimulus_size;    // (C, H, W), empty: not checked
+  std::optional<double> norm_mean, norm_std;  // unset: computed from the training movies
+  data::ClipSplitOptions split;
+};
+RetinaDataOptions retina_data_options(const Json& data_section);
+
+// Reads the dataset the options name and normalises the movies; `norm_mean`
+// and `norm_std` are filled in when they were computed.
+data::RetinaDataset load_retina_data(RetinaDataOptions& options);
+
+// Splits every session into training, validation and test data; with
+// `test_only`, only the test movies and responses are filled in.
+std::map<std::string, data::SessionClips> split_sessions(const data::RetinaDataset& dataset,
+                                                         const data::ClipSplitOptions& options,
+                                                         bool test_only = false);
+
+struct RetinaTrainingRun {
+  std::shared_ptr<nn::Model> model;
+  TrainingResult result;
+};
+
+// Builds the model the config describes for this dataset (readout biases at
+// each session's mean training response, as openretina initialises them),
+// trains it with openretina's recipe and returns it in eval mode, its spec
+// recording the data options, the normalisation and the provenance.
+RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& dataset,
+                               const RetinaDataOptions& data_options, const std::string& metrics_csv = "",
+                               bool show_progress = true);
+
+}  // namespace fovea::train
