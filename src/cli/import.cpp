@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "fovea/error.h"
 #include "fovea/nn/model_file.h"
+#include "fovea/nn/model_loader.h"
 
 namespace fovea::cli {
 
@@ -14,8 +15,8 @@ void add_import_command(CLI::App& app) {
     std::string input, output, input_size;
   };
   auto args = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("import", "convert a minimodel .pt state dict into a fovea model file");
-  cmd->add_option("file", args->input, "PyTorch checkpoint (.pt)")->required();
+  auto* cmd = app.add_subcommand("import", "convert a minimodel .pt state dict or an openretina .ckpt (a file, URL or pretrained name) into a fovea model file");
+  cmd->add_option("file", args->input, "checkpoint: minimodel .pt, openretina .ckpt, a URL, or a pretrained name (e.g. hoefling_2024_base_low_res)")->required();
   cmd->add_option("-o,--output", args->output, "model file to write (.safetensors)")->required();
   cmd->add_option("--input-size", args->input_size, "HxW of the input images (default: inferred from the readout)");
   cmd->callback([args] {
@@ -28,7 +29,7 @@ void add_import_command(CLI::App& app) {
         fail("--input-size", "expected HxW, e.g. 66x130, got '" + args->input_size + "'");
       options.input_hw = {h, w};
     }
-    auto model = nn::import_checkpoint(args->input, options);
+    auto model = nn::import_checkpoint(nn::locate_model_file(args->input), options);
     nn::save_model(args->output, *model);
     std::cout << "imported " << args->input << " -> " << args->output << "\n"
               << "core: " << model->spec()["core"].dump() << "\n"

@@ -115,10 +115,12 @@ LNPReadoutOptions LNPReadoutOptions::from_json(const Json& spec) {
   o.laplace_padding = optional_int(spec, "laplace_padding");
   o.nonlinearity = nonlinearity_field(spec, "nonlinearity", o.nonlinearity);
   o.bias = field<bool>(spec, "bias", o.bias);
+  o.temporal_kernel_size = field<int64_t>(spec, "temporal_kernel_size", o.temporal_kernel_size);
   return o;
 }
 
 void LNPReadoutOptions::validate(const std::string& where) const {
+  check(temporal_kernel_size >= 1, where, "temporal_kernel_size must be at least 1");
   check(smooth_regularizer == "LaplaceL2norm" || smooth_regularizer == "GaussianLaplaceL2", where,
         "unknown smooth_regularizer '" + smooth_regularizer + "' (known: LaplaceL2norm, GaussianLaplaceL2)");
   check(is_known_nonlinearity(nonlinearity), where,
@@ -135,10 +137,11 @@ LNPReadout::LNPReadout(const std::vector<int64_t>& in_shape, int64_t outdims, co
   check(in_shape[0] > 0 && in_shape[2] > 0 && in_shape[3] > 0, where, "in_shape has a non-positive channel or spatial size");
   options.validate(where);
   const int64_t h = in_shape[2], w = in_shape[3];
-  // One kernel per neuron over the whole frame; time is not filtered.
+  // One kernel per neuron over the whole frame (and the last temporal_kernel_size frames).
   inner_product_kernel = register_module(
       "inner_product_kernel",
-      torch::nn::Conv3d(torch::nn::Conv3dOptions(in_shape[0], outdims, {1, h, w}).bias(options.bias)));
+      torch::nn::Conv3d(
+          torch::nn::Conv3dOptions(in_shape[0], outdims, {options.temporal_kernel_size, h, w}).bias(options.bias)));
   torch::NoGradGuard no_grad;
   torch::nn::init::xavier_normal_(inner_product_kernel->weight);
   if (options.bias) {
@@ -163,7 +166,8 @@ at::Tensor LNPReadout::forward(const at::Tensor& x, const std::string&) {
   return out.flatten(2).transpose(1, 2);                                                        // (B, T, N)
 }
 
-at::Tensor LNPReadout::laplace() { return _smooth_reg_fn->forward(inner_product_kernel->weight.squeeze(2)); }
+// Every (channel, frame) slice of a kernel is one 2-D image to smooth.
+at::Tensor LNPReadout::laplace() { return _smooth_reg_fn->forward(inner_product_kernel->weight.flatten(1, 2)); }
 
 at::Tensor LNPReadout::weights_l1(bool average) const {
   const auto& w = inner_product_kernel->weight;

@@ -19,7 +19,8 @@ PointGaussianReadoutOptions PointGaussianReadoutOptions::from_json(const Json& s
   o.gauss_type = field<std::string>(spec, "gauss_type", o.gauss_type);
   // The current names win over the older MultiSampledGaussianReadoutWrapper's.
   o.gamma = field<double>(spec, "gamma", field<double>(spec, "gamma_readout", o.gamma));
-  o.reg_avg = field<bool>(spec, "reg_avg", field<bool>(spec, "readout_reg_avg", o.reg_avg));
+  // (The older wrapper's readout_reg_avg is not read: that wrapper never applied it.)
+  o.reg_avg = field<bool>(spec, "reg_avg", o.reg_avg);
   for (const char* key : {"nonlinearity_function", "nonlinearity"})
     if (spec.contains(key) && !spec.at(key).is_null()) {
       o.nonlinearity = nonlinearity_name_from_json(spec.at(key), key);

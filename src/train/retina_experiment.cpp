@@ -137,8 +137,16 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   for (const auto& [k, s] : sessions) val[k] = s.val_clip_indices;
   spec["provenance"]["val_clip_indices"] = val;
 
-  auto model = nn::build_model(spec);
-  // openretina initialises each session's readout bias at the mean training response.
+  // openretina initialises each session's readout bias at the mean training
+  // response: readouts read it from mean_activity_dict (not kept in the saved spec).
+  Json build_spec = spec;
+  for (const auto& [k, s] : sessions) {
+    const at::Tensor m = s.mean_response.to(torch::kFloat64).contiguous();
+    build_spec["readout"]["mean_activity_dict"][k] =
+        std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
+  }
+  auto model = nn::build_model(build_spec);
+  model->spec() = spec;
   if (auto gm = std::dynamic_pointer_cast<nn::MultiGaussianMaskReadout>(model->readout()))
     for (const auto& [k, s] : sessions) gm->session(k)->initialize_bias(s.mean_response);
   torch::Device device(device_name);

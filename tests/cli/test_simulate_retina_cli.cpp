@@ -61,8 +61,6 @@ TEST(SimulateRetinaCli, BadOptionsExitNonZeroWithOneLine) {
       {"--stimulus gratings", 2, "--stimulus"},
       {"--no-such-option 3", 2, "--no-such-option"},
       {"--repeats 1", 2, "--repeats"},
-      {"--colors 0", 2, "--colors"},
-      {"--train-frames many", 2, "--train-frames"},
       {"--sessions 2 --neurons-per-session 3,4,5", 1, "one per session (2), got 3"},
       {"--train-frames 20 --filter-frames 30", 1, "at least as long as the filters (30)"},
   };

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <iostream>
 #include <vector>
 
 #include "data/retina_cells.h"
@@ -80,18 +79,17 @@ TEST(RetinaCells, OnCellsRespondMoreToABrightCentreFlashThanOffCells) {
     RetinaPopulation one = only(p, k);
     at::Tensor movie = flash_movie(c.x, c.y, 1.5 * c.sigma_centre, onset, 10, frames, 2.0, {0, 1});
     at::Tensor r = fovea::data::noise_free_responses(one, movie)[0];
+    // Mean change over the flash after the cells' latency (the current frame has no weight).
     const double baseline = r[onset - 1].item<double>();
-    const double change = r.slice(0, onset, onset + 10).max().item<double>() - baseline;
+    const double change = r.slice(0, onset + 2, onset + 10).mean().item<double>() - baseline;
     (type.polarity > 0 ? on_changes : off_changes).push_back(change);
   }
   ASSERT_GE(on_changes.size(), 4u);
   ASSERT_GE(off_changes.size(), 4u);
-  for (double v : on_changes) std::cerr << "DBG on " << v << "\n";
-  for (double v : off_changes) std::cerr << "DBG off " << v << "\n";
   const double weakest_on = *std::min_element(on_changes.begin(), on_changes.end());
   const double strongest_off = *std::max_element(off_changes.begin(), off_changes.end());
-  EXPECT_GT(weakest_on, 0.0);
-  EXPECT_LE(strongest_off, 1e-9) << "a bright flash must not excite OFF cells";
+  EXPECT_GT(weakest_on, 0.5) << "ON cells are excited by the flash";
+  EXPECT_LT(strongest_off, 0.0) << "OFF cells are suppressed by the flash";
   EXPECT_GT(weakest_on, strongest_off);
 }
 
@@ -130,8 +128,6 @@ TEST(RetinaCells, TransientCellsAdaptToAStepAndSustainedCellsHold) {
   }
   ASSERT_FALSE(sustained.empty());
   ASSERT_FALSE(transient.empty());
-  for (double v : sustained) std::cerr << "DBG sus " << v << "\n";
-  for (double v : transient) std::cerr << "DBG tra " << v << "\n";
   const double least_sustained = *std::min_element(sustained.begin(), sustained.end());
   const double most_transient = *std::max_element(transient.begin(), transient.end());
   EXPECT_GT(least_sustained, 0.4);

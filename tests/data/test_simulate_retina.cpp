@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <iostream>
 #include <vector>
 
 #include "fovea/data/retina_dataset.h"
@@ -94,7 +93,6 @@ TEST_F(SimulatedRetina, WritesTheGenericLayout) {
     EXPECT_GE(r.train.min().item<float>(), 0.0f);
     EXPECT_GE(r.test_by_trial.at("test").min().item<float>(), 0.0f);
     const double mean_std = r.train.to(at::kDouble).std(1).mean().item<double>();
-    std::cerr << "DBG std " << r.train.to(at::kDouble).std(1) << " zero frac " << (r.train == 0).to(at::kDouble).mean().item<double>() << "\n";
     EXPECT_NEAR(mean_std, 1.0, 0.15);
     for (const char* key : {"cell_ids", "cell_types", "rf_x", "rf_y"}) ASSERT_EQ(r.info.at(key).size(0), n) << key;
     EXPECT_GE(r.info.at("cell_types").min().item<int64_t>(), 1);
@@ -143,7 +141,6 @@ TEST_F(SimulatedRetina, TrialAveragesApproachTheTruth) {
     const at::Tensor single = r.test_by_trial.at("test")[0].to(at::kDouble).t();
     const at::Tensor corr_average = fovea::eval::correlation(average, t);
     const at::Tensor corr_single = fovea::eval::correlation(single, t);
-    std::cerr << "DBG " << session << " avg corr " << corr_average << " single mean " << corr_single.mean().item<double>() << " types " << r.info.at("cell_types") << "\n";
     EXPECT_GT(corr_average.mean().item<double>(), 0.75) << session << corr_average;
     EXPECT_GT(corr_average.min().item<double>(), 0.4) << session << corr_average;
     // Averaging repeats moves towards the truth.
@@ -156,7 +153,6 @@ TEST_F(SimulatedRetina, TrialAveragesApproachTheTruth) {
     const at::Tensor fev =
         fovea::eval::fev(data->responses.at(data->sessions()[s]).test_by_trial.at("test").permute({2, 0, 1}));
     EXPECT_NEAR(fev.mean().item<double>(), summary->mean_fev[s], 1e-6);
-    std::cerr << "DBG fev " << fev << " mean " << summary->mean_fev[s] << " ncells " << summary->n_cells << "\n";
     EXPECT_GT(summary->mean_fev[s], 0.2);
     EXPECT_LT(summary->mean_fev[s], 0.9);
   }
@@ -179,9 +175,8 @@ TEST_F(SimulatedRetina, NoisyTrainingResponsesFollowTheNoiseFreeRates) {
     // Noisy training responses correlate with the noise-free ones (correlation ignores the scale).
     const at::Tensor corr = fovea::eval::correlation(data->responses.at(session).train.t().to(at::kDouble),
                                                      c.train.t().to(at::kDouble));
-    std::cerr << "DBG train corr " << corr << "\n";
-    EXPECT_GT(corr.mean().item<double>(), 0.5) << session << corr;
-    EXPECT_GT(corr.min().item<double>(), 0.2) << session << corr;
+    EXPECT_GT(corr.mean().item<double>(), 0.6) << session << corr;
+    EXPECT_GT(corr.min().item<double>(), 0.35) << session << corr;
   }
 }
 
@@ -234,7 +229,6 @@ TEST(SimulateRetina, NaturalMoviesAreSmoothAndChannelsCorrelated) {
   o.test_frames = 60;
   const auto summary = fovea::data::simulate_retina(dir.path(), o);
   const at::Tensor m = fovea::io::read_npy(dir.file("stimuli/train.npy"));
-  std::cerr << "DBG natural nb " << lag_correlation(m.slice(3, 0, 15), m.slice(3, 1, 16)) << " lag " << lag_correlation(m.slice(1, 0, 599), m.slice(1, 1, 600)) << " ch " << lag_correlation(m[0], m[1]) << "\n";
   EXPECT_GT(lag_correlation(m.slice(3, 0, 15), m.slice(3, 1, 16)), 0.6);   // neighbouring pixels
   EXPECT_GT(lag_correlation(m.slice(1, 0, 599), m.slice(1, 1, 600)), 0.8); // drifting, not flickering
   EXPECT_NEAR(lag_correlation(m[0], m[1]), 0.8, 0.15);
@@ -242,7 +236,6 @@ TEST(SimulateRetina, NaturalMoviesAreSmoothAndChannelsCorrelated) {
   const auto d = load(dir.path());
   const at::Tensor corr = fovea::eval::correlation(d.responses.at("session_0").test.at("test").t().to(at::kDouble),
                                                    fovea::io::read_npy(dir.file("ground_truth/session_0.npy")).t().to(at::kDouble));
-  std::cerr << "DBG natural corr " << corr << " fev " << summary.mean_fev[0] << "\n";
   EXPECT_GT(corr.mean().item<double>(), 0.6) << corr;
 }
 

@@ -337,3 +337,31 @@ TEST(SingleCellSeparatedLNP, BadSpecsAreErrors) {
   EXPECT_THROW(fovea::nn::build_model(with("smooth_regularizer_temp", "LaplaceL2norm")), fovea::Error);
   EXPECT_THROW(fovea::nn::build_model(with("nonlinearity", "cube")), fovea::Error);
 }
+
+TEST(LNPReadout, TemporalKernelFiltersTheLastFramesOfEachPosition) {
+  // fovea's fix of "LNP has no temporal filter": with temporal_kernel_size k,
+  // output frame t is f(Σ_{c,τ,h,w} W[n,c,τ,h,w] x[c,t+τ,h,w] + b): a causal
+  // space-time filter over the k frames up to t + k − 1.
+  torch::manual_seed(5);
+  LNPReadoutOptions o;
+  o.temporal_kernel_size = 4;
+  o.nonlinearity = "softplus";
+  o.bias = true;
+  LNPReadout readout({2, 10, 3, 5}, 3, o);
+  at::Tensor x = torch::randn({2, 2, 10, 3, 5});
+  at::Tensor y = readout.forward(x);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{2, 7, 3}));
+  const at::Tensor& w = readout.inner_product_kernel->weight;
+  ASSERT_EQ(w.sizes(), (std::vector<int64_t>{3, 2, 4, 3, 5}));
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t t = 0; t < 7; ++t)
+      for (int64_t n = 0; n < 3; ++n) {
+        const double drive = (w[n] * x[b].narrow(1, t, 4)).sum().item<double>() +
+                             readout.inner_product_kernel->bias[n].item<double>();
+        EXPECT_NEAR(y[b][t][n].item<double>(), std::log1p(std::exp(drive)), 1e-4);
+      }
+  // The smoothness term treats every (channel, frame) slice as one image.
+  EXPECT_GT(readout.laplace().item<double>(), 0.0);
+  o.temporal_kernel_size = 0;
+  EXPECT_THROW(LNPReadout({2, 10, 3, 5}, 3, o), fovea::Error);
+}

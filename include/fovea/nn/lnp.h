@@ -5,8 +5,8 @@
 //  * LNPReadout / MultipleLNPReadout (modules/readout/linear_nonlinear_poison.py,
 //    multi_readout.py): per neuron one spatial kernel over the whole frame
 //    and every channel (Conv3d C→N, kernel (1, H, W)), then exp or another
-//    nonlinearity; no temporal filter. Keys:
-//      readout.<session>.inner_product_kernel.{weight (N,C,1,H,W), bias (N)},
+//    nonlinearity; no temporal filter (fovea: optional, temporal_kernel_size). Keys:
+//      readout.<session>.inner_product_kernel.{weight (N,C,T_k,H,W), bias (N)},
 //      readout.<session>._smooth_reg_fn.laplace.filter
 //  * SingleCellSeparatedLNP (models/linear_nonlinear.py): one neuron; a patch
 //    around the receptive field is cut out, filtered by `rank` spatial kernels
@@ -81,6 +81,11 @@ struct LNPReadoutOptions {
   std::optional<int64_t> laplace_padding;            // null = 1
   std::string nonlinearity = "exp";
   bool bias = false;
+  // Frames of the linear filter. openretina's LNP readout filters space only
+  // (1, a listed bug: "LNP has no temporal filter"); with more, each neuron's
+  // kernel is a full space-time filter (C, temporal_kernel_size, H, W) over
+  // the last frames, valid in time (the output has T − temporal_kernel_size + 1 frames).
+  int64_t temporal_kernel_size = 1;
 
   static LNPReadoutOptions from_json(const Json& spec);
   void validate(const std::string& where) const;

@@ -30,9 +30,10 @@ struct PointGaussianReadoutOptions {
   bool reg_avg = false;             // feature L1 as a mean instead of a sum
   std::string nonlinearity = "softplus";  // softplus, exp, relu, elu, sigmoid, identity
 
-  // Reads openretina's names (also the older gamma_readout, readout_reg_avg,
-  // nonlinearity_function). grid_mean_predictor, shared_features,
-  // shared_grid and init_grid must be null: fovea::Error otherwise.
+  // Reads openretina's names (also the older wrapper's gamma_readout, and
+  // nonlinearity_function as a name or a kept Python function).
+  // grid_mean_predictor, shared_features, shared_grid and init_grid must be
+  // null: fovea::Error otherwise.
   static PointGaussianReadoutOptions from_json(const Json& spec);
   void validate(const std::string& where) const;
 };
