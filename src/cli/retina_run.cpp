@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "fovea/error.h"
+#include "fovea/eval/retina_data_check.h"
 #include "fovea/eval/retina_report.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/io/npy.h"
@@ -74,6 +75,7 @@ void run_eval_retina(nn::Model& model, const RetinaEvalArgs& a) {
   data["dir"] = a.data_dir;
   auto options = train::retina_data_options(data);
   auto dataset = train::load_retina_data(options);
+  eval::check_dataset_fits_model(model, dataset, a.data_dir);
   auto sessions = train::split_sessions(dataset, options.split, /*test_only=*/true);
   eval::RetinaEvalOptions eo;
   eo.test_name = !a.test_name.empty() ? a.test_name : (options.test_names.size() == 1 ? options.test_names[0] : "");

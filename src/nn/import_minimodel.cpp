@@ -114,10 +114,20 @@ std::shared_ptr<Model> import_checkpoint(const std::string& path, const ImportOp
   // An openretina training checkpoint carries its model's constructor
   // arguments; a minimodel .pt is a bare state dict.
   io::PyRef root = io::read_torch_archive(path);
-  if (root && root->is_dict() && root->get("hyper_parameters")) {
-    auto model = build_model(openretina_spec_from_checkpoint(root, path));
+  if (is_openretina_checkpoint(root)) {
+    const Json spec = openretina_spec_from_checkpoint(root, path);
+    std::shared_ptr<Model> model;
+    try {
+      model = build_model(spec);
+    } catch (const Error& e) {
+      // The spec came from the checkpoint: name the file.
+      fail(path, std::string("its hyper_parameters do not describe a valid model: ") + e.what());
+    }
     io::PyRef sd = root->get("state_dict");
     if (!sd || !sd->is_dict()) fail(path, "the checkpoint has no state_dict");
+    // SingleCellSeparatedLNP is one module in openretina; in fovea it is the
+    // readout behind a DummyCore, so its keys gain the "readout." prefix.
+    const bool single_cell = spec["readout"].value("type", "") == "single_cell_separated_lnp";
     std::vector<std::pair<std::string, at::Tensor>> state;
     for (const auto& [k, v] : sd->entries)
       if (k && k->kind == io::PyValue::Kind::String && v && v->kind == io::PyValue::Kind::Tensor) {
@@ -127,6 +137,7 @@ std::shared_ptr<Model> import_checkpoint(const std::string& path, const ImportOp
         if (key.rfind("readout.", 0) == 0 && key.size() > old_bias.size() &&
             key.compare(key.size() - old_bias.size(), old_bias.size(), old_bias) == 0)
           key = key.substr(0, key.size() - old_bias.size()) + ".bias";
+        if (single_cell) key = "readout." + key;
         state.emplace_back(key, v->tensor);
       }
     model->load_state_dict(state, path);

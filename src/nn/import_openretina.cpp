@@ -88,7 +88,121 @@ Json legacy_example_core_readout_hparams(const Json& hp, const std::string& orig
   return out;
 }
 
+// ---- openretina's whole-model LNP checkpoints (models/linear_nonlinear.py) ----
+// MultipleLNP (DummyCore + MultipleLNPReadout) and SingleCellSeparatedLNP are
+// LightningModules of their own, with flat constructor arguments instead of
+// core/readout configs; Lightning does not record the class, so they are
+// recognised by those arguments and by their state-dict keys.
+
+using Shapes = std::map<std::string, std::vector<int64_t>>;
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The tensor shapes of a checkpoint's state_dict (empty without one).
+Shapes state_dict_shapes(const io::PyRef& root) {
+  Shapes shapes;
+  io::PyRef sd = root ? root->get("state_dict") : nullptr;
+  if (!sd || !sd->is_dict()) return shapes;
+  for (const auto& [k, v] : sd->entries)
+    if (k && k->kind == io::PyValue::Kind::String && v && v->kind == io::PyValue::Kind::Tensor)
+      shapes[k->text] = v->tensor.sizes().vec();
+  return shapes;
+}
+
+// A Hydra config section (UnifiedCoreReadout); MultipleLNP's hyper_parameters
+// hold the DummyCore and readout modules themselves (plain objects here), or nothing.
+bool is_config(const Json& hp, const char* key) {
+  return hp.contains(key) && hp[key].is_object() && hp[key].contains("_target_");
+}
+
+// MultipleLNP: readout.<session>.inner_product_kernel.weight, no core weights.
+bool has_multiple_lnp_weights(const Shapes& shapes) {
+  bool kernel = false;
+  for (const auto& [key, shape] : shapes) {
+    if (key.rfind("core.", 0) == 0) return false;
+    kernel = kernel || (key.rfind("readout.", 0) == 0 && ends_with(key, ".inner_product_kernel.weight"));
+  }
+  return kernel;
+}
+
+// SingleCellSeparatedLNP: space_conv (rank, C, 1, h, w) and time_conv (1, rank, T, 1, 1), unprefixed.
+bool has_single_cell_lnp_weights(const Shapes& shapes) {
+  auto space = shapes.find("space_conv.weight"), time = shapes.find("time_conv.weight");
+  return space != shapes.end() && time != shapes.end() && space->second.size() == 5 && time->second.size() == 5;
+}
+
+Json provenance(const std::string& origin, const std::string& model_class) {
+  return {{"imported_from", origin}, {"openretina_class", model_class}};
+}
+
+Json multiple_lnp_spec(const Json& hp, const std::string& origin) {
+  for (const char* key : {"in_shape", "n_neurons_dict"})
+    if (!hp.contains(key) || hp[key].is_null())
+      fail(origin, std::string("MultipleLNP hyper_parameters have no '") + key + "'");
+  const auto in_shape = hp["in_shape"].get<std::vector<int64_t>>();
+  if (in_shape.size() != 4) fail(origin, "hyper_parameters.in_shape must be (channels, time, height, width)");
+  // openretina's LNP: one (1, H, W) kernel per neuron, no bias; the other
+  // keyword arguments reach every session's LNP readout.
+  Json readout = {{"type", "lnp"}, {"n_neurons_dict", hp["n_neurons_dict"]}, {"bias", false}};
+  for (const char* key : {"smooth_weight", "sparse_weight", "smooth_regularizer", "laplace_padding", "nonlinearity"})
+    if (hp.contains(key)) readout[key] = hp[key];
+  Json spec = {{"family", "retina"},
+               {"core", {{"type", "dummy_core"}}},
+               {"readout", readout},
+               {"input_shape", in_shape},
+               {"provenance", provenance(origin, "openretina.models.linear_nonlinear.MultipleLNP")}};
+  if (hp.contains("data_info") && hp["data_info"].is_object() && !hp["data_info"].empty()) {
+    Json info = hp["data_info"];
+    info.erase("mean_activity_dict");
+    info.erase("sessions_kwargs");
+    spec["data_info"] = info;
+  }
+  return spec;
+}
+
+// `hp` may be empty: SingleCellSeparatedLNP does not call save_hyperparameters,
+// so its checkpoints usually hold none. The weights then give the channels,
+// rank, kernel sizes and frames; the input is the kernel-sized patch, which is
+// what the model's forward receives (openretina crops in its training step).
+Json single_cell_lnp_spec(const Json& hp, const Shapes& shapes, const std::string& origin) {
+  const auto& space = shapes.at("space_conv.weight");  // (rank, C, 1, h, w)
+  const auto& time = shapes.at("time_conv.weight");    // (1, rank, T, 1, 1)
+  Json readout = {{"type", "single_cell_separated_lnp"}};
+  for (const char* key : {"rf_location", "spat_kernel_size", "rank", "smooth_weight_spat", "smooth_weight_temp",
+                          "sparse_weight", "smooth_regularizer_spat", "smooth_regularizer_temp", "laplace_padding",
+                          "nonlinearity", "normalize_weights", "fit_gaussian"})
+    if (hp.contains(key)) readout[key] = hp[key];
+  if (!readout.contains("spat_kernel_size")) readout["spat_kernel_size"] = {space[3], space[4]};
+  if (!readout.contains("rank")) readout["rank"] = space[0];
+  // ParametrizedSoftplus is the one nonlinearity with weights (nonlinearity.b, .w).
+  const bool softplus_weights = shapes.count("nonlinearity.b") && shapes.count("nonlinearity.w");
+  if (!readout.contains("nonlinearity") || readout["nonlinearity"].is_null()) {
+    if (!softplus_weights)
+      fail(origin, "a SingleCellSeparatedLNP checkpoint without hyper_parameters does not record its nonlinearity "
+                   "(only parametrized_softplus leaves weights in the state_dict)");
+    readout["nonlinearity"] = "parametrized_softplus";
+  }
+  std::vector<int64_t> in_shape = {space[1], time[2], space[3], space[4]};
+  if (hp.contains("in_shape") && !hp["in_shape"].is_null()) {
+    in_shape = hp["in_shape"].get<std::vector<int64_t>>();
+    if (in_shape.size() != 4) fail(origin, "hyper_parameters.in_shape must be (channels, time, height, width)");
+  }
+  readout["in_shape"] = in_shape;
+  return {{"family", "retina"},
+          {"core", {{"type", "dummy_core"}}},
+          {"readout", readout},
+          {"input_shape", in_shape},
+          {"provenance", provenance(origin, "openretina.models.linear_nonlinear.SingleCellSeparatedLNP")}};
+}
+
 }  // namespace
+
+bool is_openretina_checkpoint(const io::PyRef& root) {
+  if (!root || !root->is_dict()) return false;
+  return root->get("hyper_parameters") || has_single_cell_lnp_weights(state_dict_shapes(root));
+}
 
 Json py_to_json(const io::PyRef& value) {
   using Kind = io::PyValue::Kind;
@@ -129,9 +243,18 @@ Json py_to_json(const io::PyRef& value) {
 
 Json openretina_spec_from_checkpoint(const io::PyRef& root, const std::string& origin) {
   if (!root || !root->is_dict()) fail(origin, "not an openretina checkpoint (the top level is not a dict)");
+  const Shapes shapes = state_dict_shapes(root);
   io::PyRef hp_ref = root->get("hyper_parameters");
+  if (!hp_ref && has_single_cell_lnp_weights(shapes)) return single_cell_lnp_spec(Json::object(), shapes, origin);
   if (!hp_ref) fail(origin, "not an openretina checkpoint: no 'hyper_parameters' entry");
   Json hp = py_to_json(io::omegaconf_to_plain(hp_ref));
+  if (!hp.is_object()) fail(origin, "hyper_parameters is not a dict");
+  // The whole-model LNPs: no core/readout configs, flat arguments.
+  if (!is_config(hp, "core") && !is_config(hp, "readout")) {
+    if (has_single_cell_lnp_weights(shapes)) return single_cell_lnp_spec(hp, shapes, origin);
+    if (hp.contains("in_shape") && hp.contains("n_neurons_dict") && has_multiple_lnp_weights(shapes))
+      return multiple_lnp_spec(hp, origin);
+  }
   // Checkpoints of the legacy ExampleCoreReadout hold flat keyword arguments
   // (hidden_channels, core_gamma_*, readout_*) instead of core/readout configs.
   if (!hp.contains("core") && hp.contains("temporal_kernel_sizes") && hp.contains("spatial_kernel_sizes"))

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "fovea/data/maheswaranathan_dataset.h"
 #include "fovea/error.h"
 #include "fovea/nn/gaussian_mask_readout.h"
 #include "fovea/train/retina_task.h"
@@ -34,8 +35,11 @@ bool is_retina_config(const Json& config) { return get<std::string>(config, "fam
 RetinaDataOptions retina_data_options(const Json& d) {
   RetinaDataOptions o;
   o.layout = get<std::string>(d, "layout", o.layout);
-  if (o.layout != "hdf5")
-    fail("config field 'data.layout'", "unknown layout '" + o.layout + "' (known: hdf5)");
+  if (o.layout != "hdf5" && o.layout != "maheswaranathan_2023")
+    fail("config field 'data.layout'", "unknown layout '" + o.layout + "' (known: hdf5, maheswaranathan_2023)");
+  o.response_type = get<std::string>(d, "response_type", o.response_type);
+  o.stim_type = get<std::string>(d, "stim_type", o.stim_type);
+  o.fr_normalization = get<double>(d, "fr_normalization", o.fr_normalization);
   o.dir = get<std::string>(d, "dir", "");
   o.test_names = get<std::vector<std::string>>(d, "test_names", o.test_names);
   o.stimulus_size = get<std::vector<int64_t>>(d, "stimulus_size", {});
@@ -51,6 +55,17 @@ RetinaDataOptions retina_data_options(const Json& d) {
 
 data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
   if (o.dir.empty()) fail("config section 'data'", "needs 'dir', the dataset directory");
+  if (o.layout == "maheswaranathan_2023") {
+    data::MaheswaranathanOptions m;
+    m.dir = o.dir;
+    m.response_type = o.response_type;
+    m.stim_type = o.stim_type;
+    m.fr_normalization = o.fr_normalization;
+    o.test_names = {"test"};
+    o.norm_mean = 0.0;  // each session's movies come z-scored by the reader, as openretina does
+    o.norm_std = 1.0;
+    return data::load_maheswaranathan_2023(m);
+  }
   data::RetinaLoadOptions load;
   load.dir = o.dir;
   load.test_names = o.test_names;
@@ -123,6 +138,9 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   spec["readout"]["n_neurons_dict"] = dataset.n_neurons_dict();
   spec["input_shape"] = {channels, data_options.split.clip_length, first.train_movie.size(2), first.train_movie.size(3)};
   Json data_json = {{"layout", data_options.layout},
+                    {"response_type", data_options.response_type},
+                    {"stim_type", data_options.stim_type},
+                    {"fr_normalization", data_options.fr_normalization},
                     {"test_names", data_options.test_names},
                     {"norm_mean", data_options.norm_mean.value_or(0.0)},
                     {"norm_std", data_options.norm_std.value_or(1.0)},

@@ -6,8 +6,17 @@
 
 namespace fovea::nn {
 
+// The fewest frames a movie model (input (channels, time, height, width))
+// can predict from: its temporal reach (the frames every prediction looks
+// back over) + 1. Found by running one zero movie of the spec's length
+// through the model (on the device of its weights); a model that gives one
+// output frame per input frame after a fixed lag is assumed (every retina
+// model in fovea). 1 for image models.
+int64_t min_input_frames(Model& model);
+
 // `input` may live on the CPU; each batch is moved to `device` and the result
-// comes back to the CPU as float32.
+// comes back to the CPU as float32. Movies with fewer frames than
+// min_input_frames(model) and unknown sessions are fovea::Errors.
 at::Tensor predict(Model& model, const at::Tensor& input, int64_t batch_size = 100, const std::string& data_key = "",
                    torch::Device device = torch::kCPU);
 

@@ -2,7 +2,8 @@
 // Training an openretina-style core-readout model from a run configuration
 // (configs/retina_*.yaml):
 //   family:   retina
-//   data:     layout (hdf5: openretina's generic layout), dir, test_names,
+//   data:     layout (hdf5: openretina's generic layout; maheswaranathan_2023),
+//             dir, test_names,
 //             stimulus_size, norm_mean / norm_std (null: from the training
 //             movies), clip_length, num_val_clips, val_clip_indices, split_seed
 //   model:    hidden_channels, core {type, ...}, readout {type, ...}
@@ -30,7 +31,10 @@ bool is_retina_config(const Json& config);
 
 // The data section of a retina config (or of a retina model's spec["data"]).
 struct RetinaDataOptions {
-  std::string layout = "hdf5";
+  std::string layout = "hdf5";           // hdf5 | maheswaranathan_2023
+  // maheswaranathan_2023 only (the reader z-scores each session's movies itself):
+  std::string response_type = "firing_rate_20ms", stim_type = "naturalscene";
+  double fr_normalization = 1.0;
   std::string dir;
   std::vector<std::string> test_names{"test"};
   std::vector<int64_t> stimulus_size;    // (C, H, W), empty: not checked
