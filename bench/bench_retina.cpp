@@ -82,8 +82,14 @@ int main(int argc, char** argv) {
 
   // The same data for both sides: a smooth random movie, positive responses.
   at::Tensor movie = torch::avg_pool3d(torch::randn({1, 2, frames + 2, 20, 18}), 3, 1).squeeze(0).contiguous();
-  at::Tensor clips = movie.narrow(1, 0, 150 * opt["--clips"]).reshape({2, opt["--clips"], 150, 18, 16})
-                         .transpose(0, 1).contiguous();
+  // Inference clips: 150-frame pieces of the movie, repeated when the movie is shorter.
+  const int64_t n_clips = opt["--clips"], movie_clips = frames / 150;
+  if (movie_clips < 1) {
+    std::cerr << "--frames must be at least 150\n";
+    return 2;
+  }
+  at::Tensor clips = movie.narrow(1, 0, 150 * movie_clips).reshape({2, movie_clips, 150, 18, 16}).transpose(0, 1);
+  clips = clips.repeat({(n_clips + movie_clips - 1) / movie_clips, 1, 1, 1, 1}).narrow(0, 0, n_clips).contiguous();
   std::map<std::string, at::Tensor> responses;
   std::map<std::string, int64_t> neurons;
   for (int64_t s = 0; s < opt["--sessions"]; ++s) {
@@ -129,9 +135,10 @@ int main(int argc, char** argv) {
   // Warm-up: one epoch on a short piece of the movie.
   {
     auto warm = sessions;
+    const int64_t warm_frames = std::min(frames, batch * chunk + chunk);
     for (auto& [k, s] : warm) {
-      s.train_movie = movie.narrow(1, 0, batch * chunk + chunk);
-      s.train_responses = s.train_responses.narrow(0, 0, batch * chunk + chunk);
+      s.train_movie = movie.narrow(1, 0, warm_frames);
+      s.train_responses = s.train_responses.narrow(0, 0, warm_frames);
     }
     fovea::train::RetinaTask warm_task(model, warm, recipe, torch::kCPU);
     auto optimizer = fovea::train::make_optimizer(warm_task, 0.01, options);

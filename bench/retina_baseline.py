@@ -42,7 +42,7 @@ class STSeparableBatchConv3d(nn.Module):
     def forward(self, x):
         sines, cosines = self.temporal_basis()
         wt = torch.einsum("oik,kt->oit", self.sin_weights, sines) + torch.einsum("oik,kt->oit", self.cos_weights, cosines)
-        w = torch.einsum("oit,oixhw->oithw", wt.unsqueeze(3), self.weight_spatial)
+        w = wt[:, :, :, None, None] * self.weight_spatial  # (O, I, T, 1, 1) * (O, I, 1, h, w)
         return F.conv3d(x, w, None, 1, self.padding)
 
 
