@@ -1,10 +1,12 @@
 // fovea import FILE -o MODEL.safetensors: convert a reference checkpoint.
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "fovea/error.h"
+#include "fovea/io/atomic_file.h"
 #include "fovea/nn/model_file.h"
 #include "fovea/nn/model_loader.h"
 
@@ -30,6 +32,8 @@ void add_import_command(CLI::App& app) {
       options.input_hw = {h, w};
     }
     auto model = nn::import_checkpoint(nn::locate_model_file(args->input), options);
+    const auto parent = std::filesystem::path(args->output).parent_path();
+    if (!parent.empty()) io::make_directories(parent.string());
     nn::save_model(args->output, *model);
     std::cout << "imported " << args->input << " -> " << args->output << "\n"
               << "core: " << model->spec()["core"].dump() << "\n"

@@ -43,7 +43,8 @@ std::string map_target(const Json& section, const std::map<std::string, std::str
   if (it == known.end()) {
     std::string names;
     for (const auto& [k, v] : known) names += (names.empty() ? "" : ", ") + k;
-    fail(origin, "unknown " + what + " _target_ '" + target + "' (fovea knows: " + names + ")");
+    fail(origin, "hyper_parameters." + what + "._target_ names an unknown class '" + target + "' (fovea knows: " +
+                     names + ")");
   }
   return it->second;
 }
