@@ -12,7 +12,7 @@ namespace fovea::cli {
 void add_runtime_options(CLI::App* command, RuntimeOptions& options, bool with_seed) {
   command->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
   command->add_option("--threads", options.threads, "CPU threads (0: all cores)")->capture_default_str();
-  if (with_seed) command->add_option("--seed", options.seed, "seed of every random generator")->capture_default_str();
+  if (with_seed) command->add_option("--seed", options.seed, "seed of every random generator (train: default the config's seed)")->capture_default_str();
 }
 
 void apply_runtime_options(const RuntimeOptions& options) {

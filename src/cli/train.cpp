@@ -27,11 +27,13 @@ struct TrainArgs {
   std::string output;
   RuntimeOptions runtime;
   bool quiet = false;
+  bool seed_given = false;
 };
 
 void run_train(const TrainArgs& a) {
   train::Json config = train::load_config(a.config, a.overrides);
-  config["seed"] = a.runtime.seed;
+  // --seed overrides the config's seed; without it the config's (or 0) is used.
+  if (a.seed_given || !config.contains("seed") || config["seed"].is_null()) config["seed"] = a.runtime.seed;
   config["device"] = a.runtime.device;
   std::string out = a.output.empty() ? config.value("output", train::Json::object()).value("dir", "") : a.output;
   if (out.empty()) fail(a.config, "no output directory: set output.dir in the config or pass --output");
@@ -75,7 +77,17 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "output directory (default: output.dir of the config)");
   cmd->add_flag("-q,--quiet", args->quiet, "no progress bar");
   add_runtime_options(cmd, args->runtime);
-  cmd->callback([args] {
+  cmd->callback([args, cmd] {
+    args->seed_given = cmd->get_option("--seed")->count() > 0;
+    if (!args->seed_given && args->runtime.seed == 0) {
+      // Seed every generator with the config's seed, as --seed would.
+      try {
+        auto config = train::load_config(args->config, args->overrides);
+        if (config.contains("seed") && config["seed"].is_number_unsigned()) args->runtime.seed = config["seed"].get<uint64_t>();
+      } catch (const fovea::Error&) {
+        // run_train reports a bad config with its own message.
+      }
+    }
     apply_runtime_options(args->runtime);
     run_train(*args);
   });

@@ -1,0 +1,39 @@
+#pragma once
+// Response reducers (openretina insilico/stimulus_optimization/objective.py):
+// they turn a response trace into the score an objective maximises.
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace fovea::insilico {
+
+class ResponseReducer {
+ public:
+  virtual ~ResponseReducer() = default;
+  virtual at::Tensor forward(const at::Tensor& responses) const = 0;
+};
+
+// Mean along `axis`.
+class MeanReducer : public ResponseReducer {
+ public:
+  explicit MeanReducer(int64_t axis = 0) : axis_(axis) {}
+  at::Tensor forward(const at::Tensor& responses) const override;
+
+ private:
+  int64_t axis_;
+};
+
+// Mean of `length` entries from `start` along `axis`. The window is clipped to
+// the end of the axis; when `start` lies at or beyond the end, it falls back
+// to the first min(length, size) entries, as openretina does (it logs a
+// warning there; fovea does too, through spdlog).
+class SliceMeanReducer : public ResponseReducer {
+ public:
+  SliceMeanReducer(int64_t axis, int64_t start, int64_t length);
+  at::Tensor forward(const at::Tensor& responses) const override;
+
+ private:
+  int64_t axis_, start_, length_;
+};
+
+}  // namespace fovea::insilico
