@@ -82,14 +82,11 @@ InnerNeuronVisualizationObjective::InnerNeuronVisualizationObjective(std::shared
                     (list.empty() ? std::string("none (only the retina and V1 minimodel cores are supported)")
                                   : list));
   }
-  // The channel count: the layer's output channels, read from its weights' shape is core specific,
-  // so check against one cheap forward on the smallest input the spec allows.
-  auto shape = model_->stimulus_shape(model_->input_shape().size() == 4 ? model_->input_shape()[1] : 1);
-  torch::NoGradGuard no_grad;
-  const bool was_training = model_->is_training();
-  model_->eval();
-  const int64_t channels = layer_output(*model_, layer_index_, torch::zeros(shape)).size(1);
-  model_->train(was_training);
+  int64_t channels = 0;
+  if (auto retina = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model_->core()))
+    channels = retina->options().channels.at(layer_index_ + 1);
+  else if (auto v1 = std::dynamic_pointer_cast<nn::MinimodelCore>(model_->core()))
+    channels = layer_index_ == 0 ? v1->options().n_conv : v1->options().n_conv_mid;
   check(channel >= 0 && channel < channels, where,
         "channel " + std::to_string(channel) + " is out of range: layer '" + known[layer_index_] + "' has " +
             std::to_string(channels) + " channels");

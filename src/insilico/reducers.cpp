@@ -24,7 +24,7 @@ at::Tensor SliceMeanReducer::forward(const at::Tensor& responses) const {
   if (clipped > 0) return responses.narrow(axis_, start_, clipped).mean(axis_);
   // The window starts past the end: openretina falls back to the start of the axis.
   const int64_t fallback = std::min(length_, size);
-  spdlog::warn("SliceMeanReducer: the responses have {} steps along axis {}, fewer than start {}; using start 0 "
+  spdlog::warn("SliceMeanReducer: the responses have {} steps along axis {}, none from start {} on; using start 0 "
                "and length {}",
                size, axis_, start_, fallback);
   return responses.narrow(axis_, 0, fallback).mean(axis_);
