@@ -5,30 +5,12 @@
 #include <torch/torch.h>
 
 #include "fovea/data/maheswaranathan_dataset.h"
+#include "config_fields.h"
 #include "fovea/error.h"
 #include "fovea/nn/gaussian_mask_readout.h"
 #include "fovea/train/retina_task.h"
 
 namespace fovea::train {
-
-namespace {
-
-template <typename T>
-T get(const Json& section, const std::string& key, const T& fallback) {
-  if (!section.is_object() || !section.contains(key) || section.at(key).is_null()) return fallback;
-  try {
-    return section.at(key).get<T>();
-  } catch (const Json::exception&) {
-    fail("config field '" + key + "'", "has the wrong type: " + section.at(key).dump());
-  }
-}
-
-const Json& section(const Json& config, const std::string& name) {
-  static const Json empty = Json::object();
-  return config.is_object() && config.contains(name) && config.at(name).is_object() ? config.at(name) : empty;
-}
-
-}  // namespace
 
 bool is_retina_config(const Json& config) { return get<std::string>(config, "family", "") == "retina"; }
 

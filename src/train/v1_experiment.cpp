@@ -6,6 +6,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "config_fields.h"
 #include "fovea/error.h"
 #include "fovea/nn/model_file.h"
 #include "fovea/nn/v1_cores.h"
@@ -13,25 +14,6 @@
 #include "fovea/train/v1_task.h"
 
 namespace fovea::train {
-
-namespace {
-
-template <typename T>
-T get(const Json& section, const std::string& key, const T& fallback) {
-  if (!section.is_object() || !section.contains(key) || section.at(key).is_null()) return fallback;
-  try {
-    return section.at(key).get<T>();
-  } catch (const Json::exception&) {
-    fail("config field '" + key + "'", "has the wrong type: " + section.at(key).dump());
-  }
-}
-
-const Json& section(const Json& config, const std::string& name) {
-  static const Json empty = Json::object();
-  return config.contains(name) ? config.at(name) : empty;
-}
-
-}  // namespace
 
 data::V1LoadOptions v1_load_options(const Json& config) {
   const Json& d = section(config, "data");
