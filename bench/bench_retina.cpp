@@ -18,6 +18,7 @@
 #include <string>
 
 #include "fovea/io/atomic_file.h"
+#include "baseline_runner.h"
 #include "fovea/io/npy.h"
 #include "fovea/nn/gaussian_mask_readout.h"
 #include "fovea/nn/model.h"
@@ -28,17 +29,6 @@
 namespace {
 
 using Json = nlohmann::json;
-
-template <typename F>
-double best_of(int repeats, F&& f) {
-  double best = 1e300;
-  for (int i = 0; i < repeats; ++i) {
-    auto t = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
-  }
-  return best;
-}
 
 Json retina_spec(const std::map<std::string, int64_t>& neurons) {
   return {{"family", "retina"},
@@ -148,33 +138,20 @@ int main(int argc, char** argv) {
   auto optimizer = fovea::train::make_optimizer(task, 0.01, options);
   int64_t epoch = 1;
   const double f_epoch =
-      best_of(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
+      fovea::bench::best_of(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
   fovea::nn::predict(*model, clips.narrow(0, 0, 4));
-  const double f_infer = best_of(repeats, [&] { fovea::nn::predict(*model, clips, clips.size(0)); });
+  const double f_infer = fovea::bench::best_of(repeats, [&] { fovea::nn::predict(*model, clips, clips.size(0)); });
 
   const std::string cmd = "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) + "/bench/retina_baseline.py " +
                           dir.string() + " " + std::to_string(opt["--threads"]) + " " + std::to_string(repeats) + " " +
                           std::to_string(batch) + " " + std::to_string(chunk);
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    if (pclose(p) != 0) out.clear();
-  }
-  std::filesystem::remove_all(dir);
   Json py;
-  try {
-    py = Json::parse(out.substr(out.find('{')));
-  } catch (...) {
-    std::cerr << "the PyTorch baseline failed (" << cmd << ")\n";
-    return 1;
-  }
-  std::printf("%-34s %12s %12s %10s\n", "benchmark", "fovea (s)", "PyTorch (s)", "speed-up");
-  auto row = [&](const char* name, double f, const char* key) {
-    const double p = py[key].get<double>();
-    std::printf("%-34s %12.3f %12.3f %9.2fx\n", name, f, p, p / f);
-  };
-  row("retina default: training epoch", f_epoch, "epoch");
-  row("retina default: inference", f_infer, "inference");
+  const bool ok = fovea::bench::run_baseline(cmd, py);
+  std::filesystem::remove_all(dir);
+  if (!ok) return 1;
+  fovea::bench::print_table({
+      {"retina default: training epoch", {f_epoch, "epoch"}},
+      {"retina default: inference", {f_infer, "inference"}}},
+                            py);
   return 0;
 }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "baseline_runner.h"
 #include "fovea/io/npy.h"
 #include "fovea/nn/model.h"
 #include "fovea/nn/predict.h"
@@ -23,17 +24,6 @@
 namespace {
 
 using Json = nlohmann::json;
-
-template <typename F>
-double best_of(int repeats, F&& f) {
-  double best = 1e300;
-  for (int i = 0; i < repeats; ++i) {
-    auto t = std::chrono::steady_clock::now();
-    f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count());
-  }
-  return best;
-}
 
 Json v1_spec(int64_t neurons, bool minimodel) {
   Json core = {{"type", "minimodel_core"}, {"n_conv", 16}, {"n_conv_mid", minimodel ? 64 : 320},
@@ -62,9 +52,9 @@ Timing time_model(std::shared_ptr<fovea::nn::Model> model, const at::Tensor& ima
   fovea::train::train_one_epoch(*model, warm_task, *optimizer, 0, options);
   Timing t;
   int64_t epoch = 1;
-  t.epoch = best_of(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
+  t.epoch = fovea::bench::best_of(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
   fovea::nn::predict(*model, images.narrow(0, 0, 100));
-  t.inference = best_of(repeats, [&] { fovea::nn::predict(*model, images); });
+  t.inference = fovea::bench::best_of(repeats, [&] { fovea::nn::predict(*model, images); });
   return t;
 }
 
@@ -107,28 +97,15 @@ int main(int argc, char** argv) {
 
   const std::string cmd = "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) + "/bench/v1_baseline.py " +
                           dir.string() + " " + std::to_string(opt["--threads"]) + " " + std::to_string(repeats);
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    while (fgets(buf, sizeof buf, p)) out += buf;
-    if (pclose(p) != 0) out.clear();
-  }
-  std::filesystem::remove_all(dir);
   Json py;
-  try {
-    py = Json::parse(out.substr(out.find('{')));
-  } catch (...) {
-    std::cerr << "the PyTorch baseline failed (" << cmd << ")\n";
-    return 1;
-  }
-  std::printf("%-28s %12s %12s %10s\n", "benchmark", "fovea (s)", "PyTorch (s)", "speed-up");
-  auto row = [&](const char* name, double f, const char* key) {
-    const double p = py[key].get<double>();
-    std::printf("%-28s %12.3f %12.3f %9.2fx\n", name, f, p, p / f);
-  };
-  row("full model: training epoch", f_full.epoch, "full_epoch");
-  row("full model: inference", f_full.inference, "full_inference");
-  row("minimodel: training epoch", f_mini.epoch, "mini_epoch");
-  row("minimodel: inference", f_mini.inference, "mini_inference");
+  const bool ok = fovea::bench::run_baseline(cmd, py);
+  std::filesystem::remove_all(dir);
+  if (!ok) return 1;
+  fovea::bench::print_table({
+      {"full model: training epoch", {f_full.epoch, "full_epoch"}},
+      {"full model: inference", {f_full.inference, "full_inference"}},
+      {"minimodel: training epoch", {f_mini.epoch, "mini_epoch"}},
+      {"minimodel: inference", {f_mini.inference, "mini_inference"}}},
+                            py);
   return 0;
 }

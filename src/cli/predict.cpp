@@ -1,7 +1,6 @@
 // fovea predict --model M --input X.npy -o Y.npy: responses of a model to stimuli.
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -44,20 +43,8 @@ void run_predict(const PredictArgs& a) {
   if (!x.is_floating_point()) x = x.to(torch::kFloat32);
   if (!torch::isfinite(x).all().item<bool>()) fail(a.input, "stimuli contain NaN or infinite values");
   // Checked here, before the model runs, so that the messages name the files.
-  const auto sessions = model->readout_keys();
-  if (!a.session.empty() && std::find(sessions.begin(), sessions.end(), "") == sessions.end() &&
-      std::find(sessions.begin(), sessions.end(), a.session) == sessions.end()) {
-    std::string known;
-    for (const auto& s : sessions) known += (known.empty() ? "" : ", ") + s;
-    fail(a.model, "has no session '" + a.session + "' (--session); its sessions are: " + known);
-  }
-  if (movie && x.size(2) < shape[1]) {  // the spec's length always suffices
-    const int64_t need = nn::min_input_frames(*model);
-    if (x.size(2) < need)
-      fail(a.input, "movies have " + std::to_string(x.size(2)) + " frames; the model needs at least " +
-                        std::to_string(need) + " (its temporal filters reach " + std::to_string(need - 1) +
-                        " frames back)");
-  }
+  nn::check_session(*model, a.session, a.model + " (--session)");
+  nn::check_movie_length(*model, x, a.input);
   auto y = nn::predict(*model, x, a.batch_size, a.session, torch::Device(a.runtime.device));
   io::write_npy(a.output, y);
   if (movie)

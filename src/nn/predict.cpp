@@ -25,25 +25,32 @@ int64_t min_input_frames(Model& model) {
   return shape[1] - out_frames + 1;
 }
 
+void check_session(const Model& model, const std::string& data_key, const std::string& model_origin) {
+  const auto sessions = model.readout_keys();
+  if (data_key.empty() || std::find(sessions.begin(), sessions.end(), "") != sessions.end() ||
+      std::find(sessions.begin(), sessions.end(), data_key) != sessions.end())
+    return;
+  std::string known;
+  for (const auto& s : sessions) known += (known.empty() ? "" : ", ") + s;
+  fail(model_origin, "has no session '" + data_key + "'; its sessions are: " + known);
+}
+
+void check_movie_length(Model& model, const at::Tensor& input, const std::string& input_origin) {
+  // A movie as long as the spec's input is always long enough: probe only shorter ones.
+  const auto shape = model.input_shape();
+  if (shape.size() != 4 || input.dim() != 5 || input.size(2) >= shape[1]) return;
+  const int64_t need = min_input_frames(model);
+  if (input.size(2) < need)
+    fail(input_origin, "movies have " + std::to_string(input.size(2)) + " frames; the model needs at least " +
+                           std::to_string(need) + " (its temporal filters reach " + std::to_string(need - 1) +
+                           " frames back)");
+}
+
 at::Tensor predict(Model& model, const at::Tensor& input, int64_t batch_size, const std::string& data_key,
                    torch::Device device) {
   if (input.dim() == 0 || input.size(0) == 0) fail("predict", "there are no stimuli to run the model on");
-  const auto sessions = model.readout_keys();
-  if (!data_key.empty() && std::find(sessions.begin(), sessions.end(), "") == sessions.end() &&
-      std::find(sessions.begin(), sessions.end(), data_key) == sessions.end()) {
-    std::string known;
-    for (const auto& s : sessions) known += (known.empty() ? "" : ", ") + s;
-    fail("predict", "the model has no session '" + data_key + "'; its sessions are: " + known);
-  }
-  // A movie as long as the spec's input is always long enough: probe only shorter ones.
-  const auto shape = model.input_shape();
-  if (shape.size() == 4 && input.dim() == 5 && input.size(2) < shape[1]) {
-    const int64_t need = min_input_frames(model);
-    if (input.size(2) < need)
-      fail("predict", "the movies have " + std::to_string(input.size(2)) + " frames; the model needs at least " +
-                          std::to_string(need) + " (its temporal filters reach " + std::to_string(need - 1) +
-                          " frames back)");
-  }
+  check_session(model, data_key, "predict: the model");
+  check_movie_length(model, input, "predict: the input");
   torch::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();

@@ -14,6 +14,13 @@ namespace fovea::nn {
 // model in fovea). 1 for image models.
 int64_t min_input_frames(Model& model);
 
+// The checks predict() makes before running the model, for callers that want
+// errors naming their own files (`model_origin`, `input_origin`): an unknown
+// `data_key` (the message lists the model's sessions), and a movie (B, C, T,
+// H, W) with fewer than min_input_frames(model) frames.
+void check_session(const Model& model, const std::string& data_key, const std::string& model_origin);
+void check_movie_length(Model& model, const at::Tensor& input, const std::string& input_origin);
+
 // `input` may live on the CPU; each batch is moved to `device` and the result
 // comes back to the CPU as float32. Movies with fewer frames than
 // min_input_frames(model) and unknown sessions are fovea::Errors.
