@@ -104,6 +104,8 @@ class InnerNeuronVisualizationObjective : public Objective {
   static std::vector<std::string> layer_names(const nn::Model& model);
   // The output of core layer `index` (as in layer_names) for a stimulus batch.
   static at::Tensor layer_output(nn::Model& model, int64_t index, const at::Tensor& stimulus);
+  // The index of the layer this objective reads (into layer_names).
+  int64_t layer_index() const { return layer_index_; }
 
  private:
   std::shared_ptr<nn::Model> model_;
