@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   fovea::cli::add_info_command(app);
   fovea::cli::add_import_command(app);
   fovea::cli::add_minimodels_command(app);
+  fovea::cli::add_mei_command(app);
+  fovea::cli::add_visualize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

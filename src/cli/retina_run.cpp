@@ -69,23 +69,30 @@ void run_train_retina(nlohmann::json config, const std::string& out, bool quiet)
   print_summary(report);
 }
 
-void run_eval_retina(nn::Model& model, const RetinaEvalArgs& a) {
+RetinaEvaluation evaluate_retina_dataset(nn::Model& model, const RetinaEvalArgs& a) {
   if (a.data_dir.empty()) fail("--data", "a retina model needs the dataset directory (--data DIR)");
   nlohmann::json data = model.spec().value("data", nlohmann::json::object());
   data["dir"] = a.data_dir;
   auto options = train::retina_data_options(data);
   auto dataset = train::load_retina_data(options);
   eval::check_dataset_fits_model(model, dataset, a.data_dir);
-  auto sessions = train::split_sessions(dataset, options.split, /*test_only=*/true);
+  RetinaEvaluation out;
+  out.sessions = train::split_sessions(dataset, options.split, /*test_only=*/true);
   eval::RetinaEvalOptions eo;
   eo.test_name = !a.test_name.empty() ? a.test_name : (options.test_names.size() == 1 ? options.test_names[0] : "");
   eo.var_ratio_cutoff = a.var_ratio_cutoff;
   eo.device = a.device;
-  auto report = eval::evaluate_retina(model, sessions, eo, read_ground_truth(a.data_dir, dataset.sessions()));
+  out.test_name = eo.test_name;
+  out.report = eval::evaluate_retina(model, out.sessions, eo, read_ground_truth(a.data_dir, dataset.sessions()));
+  return out;
+}
+
+void run_eval_retina(nn::Model& model, const RetinaEvalArgs& a) {
+  const auto evaluation = evaluate_retina_dataset(model, a);
   io::make_directories(a.output);
   const auto csv = (fs::path(a.output) / "eval.csv").string(), json = (fs::path(a.output) / "eval.json").string();
-  eval::write_report(report, csv, json);
-  print_summary(report);
+  eval::write_report(evaluation.report, csv, json);
+  print_summary(evaluation.report);
   std::cout << "wrote " << csv << " and " << json << "\n";
 }
 

@@ -155,7 +155,7 @@ class FigureRenderer {
     pls_.scol0(1, 0, 0, 0);
     // Character heights are in mm; scale them with the page so text is
     // readable in small figures and large ones alike.
-    base_char_ = std::clamp(std::min(figure.width_, figure.height_) / 160.0, 1.6, 3.2);
+    base_char_ = std::clamp(std::min(figure.width_, figure.height_) / 170.0, 1.6, 2.2);
     pls_.schr(0, base_char_ / 2.6);
   }
 
@@ -329,7 +329,7 @@ class FigureRenderer {
     for (const auto& l : p.lines) {
       if (l.label.empty()) continue;
       const double y = wy0 + (0.93 - 0.08 * row) * (wy1 - wy0);
-      PLFLT xs[2] = {wx0 + 0.72 * (wx1 - wx0), wx0 + 0.78 * (wx1 - wx0)};
+      PLFLT xs[2] = {wx0 + 0.56 * (wx1 - wx0), wx0 + 0.62 * (wx1 - wx0)};
       PLFLT ys[2] = {y, y};
       set_colour(l.colour);
       pls_.width(2);
@@ -337,7 +337,7 @@ class FigureRenderer {
       pls_.width(1);
       set_colour(colours::black);
       pls_.schr(0, 0.8 * base_char_ / 2.6);
-      pls_.ptex(wx0 + 0.8 * (wx1 - wx0), y, 1, 0, 0, plplot_text(l.label).c_str());
+      pls_.ptex(wx0 + 0.64 * (wx1 - wx0), y, 1, 0, 0, plplot_text(l.label).c_str());
       pls_.schr(0, base_char_ / 2.6);
       ++row;
     }

@@ -55,7 +55,7 @@ Figure stimulus_composition_figure(const at::Tensor& movie, const std::string& t
     for (int64_t y = 0; y < H; ++y)
       for (int64_t x = 0; x < W; ++x) maps[y * total_w + c * (W + 1) + x] = channels[c].spatial[y * W + x];
   Panel& spatial = fig.add_panel(2, 2, 1, 0);
-  spatial.title = "spatial component";
+  spatial.title = C == 2 ? "spatial component (green | UV)" : C == 3 ? "spatial component (R | G | B)" : "spatial component";
   spatial.image = Heatmap{Grid2D(H, total_w, maps), Colormap::RdBu_r, -1.0, 1.0, true};
   spatial.axes = false;
   if (microns_per_pixel && *microns_per_pixel > 0) {

@@ -1,0 +1,26 @@
+#pragma once
+// The files of one MEI: the stimulus (.npy), a video of it (.mp4, movies
+// only) and its figure (the composition of a movie, the picture of an image).
+#include <filesystem>
+#include <string>
+
+#include "fovea/insilico/mei.h"
+
+namespace fovea::viz {
+
+struct MeiFiles {
+  std::string stimulus, video, figure;  // relative to the folder; video is "" for images
+};
+
+struct MeiOutputOptions {
+  std::string format = "png";  // figure format
+  double fps = 5;              // the reference's video frame rate
+  int video_upscale = 8;       // nearest-neighbour enlargement of the video frames
+  bool video = true, figure = true;
+};
+
+// Writes <dir>/<stem>.npy, <stem>.mp4 and <stem>.<format>, each atomically.
+MeiFiles save_mei(const insilico::MeiResult& mei, const std::filesystem::path& dir, const std::string& stem,
+                  const std::string& title, const MeiOutputOptions& options = {});
+
+}  // namespace fovea::viz
