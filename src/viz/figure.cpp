@@ -217,8 +217,8 @@ class FigureRenderer {
     // Margins (pixels) for tick labels, axis labels, the title and a colour bar.
     const bool colorbar = p.image && p.image->colorbar;
     const double title_px = p.title.empty() ? 6 : 8 + 7 * base_char_ * p.title_size;
-    const double left_px = (p.axes ? 8 + 12 * base_char_ : 4) + (p.ylabel.empty() ? 0 : 8 * base_char_);
-    const double bottom_px = (p.axes ? 6 + 7 * base_char_ : 4) + (p.xlabel.empty() ? 0 : 6 * base_char_);
+    const double left_px = (p.axes ? 8 + 12 * base_char_ : 4) + (p.ylabel.empty() ? 0 : 12 * base_char_);
+    const double bottom_px = (p.axes ? 8 + 10 * base_char_ : 4) + (p.xlabel.empty() ? 0 : 9 * base_char_);
     const double right_px =
         colorbar ? 40 + 14 * base_char_ + (p.image->colorbar_label.empty() ? 0 : 8 * base_char_) : 10;
     double vx0 = placed.x0 + fx(left_px), vx1 = placed.x1 - fx(right_px);
