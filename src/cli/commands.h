@@ -27,5 +27,6 @@ void add_import_command(CLI::App& app);
 void add_minimodels_command(CLI::App& app);
 void add_mei_command(CLI::App& app);
 void add_visualize_command(CLI::App& app);
+void add_top_images_command(CLI::App& app);
 
 }  // namespace fovea::cli

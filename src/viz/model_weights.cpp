@@ -13,6 +13,7 @@
 #include "fovea/nn/retina_core.h"
 #include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
+#include "fovea/viz/evaluation_figures.h"
 #include "fovea/viz/weight_figures.h"
 
 namespace fs = std::filesystem;
@@ -74,8 +75,15 @@ Figure v1_channel_figure(const nn::MinimodelLayerImpl& layer, int64_t out, const
 }
 
 // The readout figure of neuron k, or nullopt for readout types without one.
-std::optional<Figure> neuron_figure(const torch::nn::Module& readout, int64_t k, const std::string& title) {
+std::optional<Figure> neuron_figure(const torch::nn::Module& readout, int64_t k, const std::string& title,
+                                    const std::vector<int64_t>& core_output_shape) {
   torch::NoGradGuard no_grad;
+  if (auto* r = dynamic_cast<const nn::RidgeReadout*>(&readout)) {
+    // The linear receptive field: the weights over the (block-averaged) pixels.
+    const int64_t h = core_output_shape.size() >= 2 ? core_output_shape[core_output_shape.size() - 2] : 1;
+    const int64_t w = core_output_shape.empty() ? r->weight.size(0) : core_output_shape.back();
+    if (h * w == r->weight.size(0)) return receptive_field_figure(r->weight.select(1, k).reshape({h, w}), title);
+  }
   if (auto* g = dynamic_cast<const nn::GaussianMaskReadout*>(&readout))
     return mask_readout_figure(g->get_mask()[k], g->features.reshape({-1, g->features.size(3)}).select(1, k), title);
   if (auto* f = dynamic_cast<const nn::FactorizedReadout*>(&readout))
@@ -172,11 +180,13 @@ WeightFigures save_weight_visualizations(const nn::Model& model, const fs::path&
   }
   if (result.layers.empty()) result.skipped.push_back("core: no weight figures for this core type");
 
+  const auto core_shape = model.core()->output_shape(model.input_shape());
   for (const auto& [session, readout] : session_readouts(model)) {
     const int64_t n = model.readout()->n_neurons(session);
     auto& files = result.neurons[session];
     for (int64_t k = 0; k < n; ++k) {
-      auto fig = neuron_figure(*readout, k, fmt::format("{} neuron {}", session.empty() ? "readout" : session, k));
+      auto fig = neuron_figure(*readout, k, fmt::format("{} neuron {}", session.empty() ? "readout" : session, k),
+                               core_shape);
       if (!fig) {
         result.skipped.push_back("readout '" + session + "': no weight figure for readout type " + readout->name());
         files.assign(n, "");

@@ -2,12 +2,15 @@
 // ground truth, train the full model briefly, evaluate, and compare with the
 // ridge baseline on the same data.
 #include <gtest/gtest.h>
+#include <torch/torch.h>
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.h"
+#include "fovea/io/npy.h"
 
 using fovea::test::run_fovea;
 
@@ -55,6 +58,44 @@ TEST(V1EndToEnd, TrainedFullModelBeatsRidgeOnSimulatedData) {
   auto info = run_fovea("info " + dir.file("full/model.safetensors"), dir);
   ASSERT_EQ(info.code, 0) << info.err;
   EXPECT_NE(info.out.find("24 neurons"), std::string::npos) << info.out;
+
+  // The neuron's preferred training images: listed in order of the model's own prediction.
+  auto top = run_fovea("top-images --model " + dir.file("full/model.safetensors") + " --data " + data +
+                           " --neuron 3 -o " + dir.file("top"),
+                       dir);
+  ASSERT_EQ(top.code, 0) << top.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("top/neuron_3_top_images.png")));
+  // (The ranking itself is checked against the model in tests/insilico/test_top_images.cpp.)
+  const auto listed = nlohmann::json::parse(fovea::test::slurp(dir.file("top/top_images.json")))[0];
+  ASSERT_EQ(listed["top_images"].size(), 16u);
+  std::set<int64_t> distinct;
+  for (const auto& i : listed["top_images"]) distinct.insert(i.get<int64_t>());
+  EXPECT_EQ(distinct.size(), 16u);
+  double previous_wc = 1e9;
+  for (const auto& c : listed["channels"]) {
+    const double wc = c["wc"].get<double>();
+    EXPECT_GT(std::abs(wc), 0.01);
+    EXPECT_LE(wc, previous_wc);  // most positive first
+    previous_wc = wc;
+    EXPECT_EQ(c["top_images"].size(), 8u);
+  }
+
+  // visualize with the data: weights, MEIs, evaluation figures, the page.
+  auto vis = run_fovea("visualize --model-path " + dir.file("full/model.safetensors") + " --save-folder " +
+                           dir.file("vis") + " --data " + data + " --steps 2 --image-file-format png --threads 1",
+                       dir);
+  ASSERT_EQ(vis.code, 0) << vis.err;
+  for (const char* f : {"index.html", "weights_core/weights_layer_0/15.png", "weights_core/weights_layer_1/63.png",
+                        "weights_readout/readout/neuron_23.png", "weights_readout/Wc_matrix.png",
+                        "meis_core/layer_1/channel_63.png", "meis_readout/readout/neuron_23.npy",
+                        "evaluation/readout/neuron_23.png", "evaluation/feve_histogram.png", "evaluation/eval.csv"})
+    EXPECT_TRUE(std::filesystem::exists(dir.file("vis/") + f)) << f;
+  // The ridge model's readout figures are its linear receptive fields.
+  auto ridge_vis = run_fovea("visualize --model-path " + dir.file("ridge/model.safetensors") + " --save-folder " +
+                                 dir.file("ridge_vis") + " --no-meis --image-file-format png",
+                             dir);
+  ASSERT_EQ(ridge_vis.code, 0) << ridge_vis.err;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("ridge_vis/weights_readout/readout/neuron_0.png")));
 
   // Minimodels from the full model's first layer: two neurons, a short schedule.
   auto mini = run_fovea("minimodels --full-model " + dir.file("full/model.safetensors") + " --data " + data +
