@@ -28,5 +28,6 @@ void add_minimodels_command(CLI::App& app);
 void add_mei_command(CLI::App& app);
 void add_visualize_command(CLI::App& app);
 void add_top_images_command(CLI::App& app);
+void add_plot_eval_command(CLI::App& app);
 
 }  // namespace fovea::cli

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_mei_command(app);
   fovea::cli::add_visualize_command(app);
   fovea::cli::add_top_images_command(app);
+  fovea::cli::add_plot_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

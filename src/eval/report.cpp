@@ -103,4 +103,48 @@ void write_report(const EvaluationReport& report, const std::string& csv_path, c
   io::write_file_atomic(json_path, report.summary.dump(2) + "\n");
 }
 
+EvaluationReport read_report_csv(const std::string& csv_path) {
+  std::istringstream in(io::read_file(csv_path));
+  auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ',')) cells.push_back(cell);
+    return cells;
+  };
+  std::string line;
+  if (!std::getline(in, line)) fail(csv_path, "the evaluation table is empty");
+  auto header = split(line);
+  const bool sessions = !header.empty() && header[0] == "session";
+  const size_t first = sessions ? 2 : 1;
+  if (header.size() < first + 1 || header[first - 1] != "neuron" || header.back() != "included")
+    fail(csv_path, "not an evaluation table of fovea eval (expected the columns [session,]neuron,...,included)");
+  EvaluationReport r;
+  r.columns.assign(header.begin() + static_cast<long>(first), header.end() - 1);
+  std::vector<double> values;
+  std::vector<uint8_t> included;
+  int64_t row = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    ++row;
+    const auto cells = split(line);
+    if (cells.size() != header.size())
+      fail(csv_path, "row " + std::to_string(row) + " has " + std::to_string(cells.size()) + " cells, the header " +
+                         std::to_string(header.size()));
+    try {
+      if (sessions) r.row_session.push_back(cells[0]);
+      r.row_neuron.push_back(std::stoll(cells[first - 1]));
+      for (size_t c = first; c + 1 < cells.size(); ++c) values.push_back(std::stod(cells[c]));
+      included.push_back(std::stoi(cells.back()) != 0);
+    } catch (const std::exception&) {
+      fail(csv_path, "row " + std::to_string(row) + " has a cell that is not a number");
+    }
+  }
+  const int64_t n = static_cast<int64_t>(included.size()), m = static_cast<int64_t>(r.columns.size());
+  r.table = at::from_blob(values.data(), {n, m}, at::kDouble).clone();
+  r.included = at::from_blob(included.data(), {n}, at::kByte).to(at::kBool);
+  if (!sessions) r.row_neuron.clear();
+  return r;
+}
+
 }  // namespace fovea::eval

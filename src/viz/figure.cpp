@@ -164,8 +164,8 @@ class FigureRenderer {
       pls_.vpor(0, 1, 0, 1);
       pls_.wind(0, 1, 0, 1);
       set_colour(colours::black);
-      pls_.schr(0, 1.3 * base_char_ / 2.6);
-      pls_.ptex(0.5, 1.0 - 14.0 / figure_.height_, 1, 0, 0.5, plplot_text(figure_.title_).c_str());
+      pls_.schr(0, 1.15 * base_char_ / 2.6);
+      pls_.ptex(0.5, 1.0 - fy(0.62 * title_strip_px()), 1, 0, 0.5, plplot_text(figure_.title_).c_str());
       pls_.schr(0, base_char_ / 2.6);
     }
     for (const auto& placed : figure_.panels_) draw_panel(*placed);
@@ -177,6 +177,8 @@ class FigureRenderer {
   double base_char_ = 2.6;
 
   double fx(double px) const { return px / figure_.width_; }
+  // The strip at the top that the figure title takes.
+  double title_strip_px() const { return 12 + 11 * base_char_; }
   double fy(double px) const { return px / figure_.height_; }
 
   void set_colour(Rgb c) {
@@ -207,7 +209,7 @@ class FigureRenderer {
 
   void draw_panel(const Figure::Placed& unscaled) {
     // The figure title takes a strip at the top; panels share the rest.
-    const double keep = figure_.title_.empty() ? 1.0 : 1.0 - fy(8 + 7 * base_char_);
+    const double keep = figure_.title_.empty() ? 1.0 : 1.0 - fy(title_strip_px());
     const struct { double x0, x1, y0, y1; } placed{unscaled.x0, unscaled.x1, unscaled.y0 * keep, unscaled.y1 * keep};
     const Panel& p = unscaled.panel;
     if (p.image) check_finite(p.image->data.values, "the image of panel '" + p.title + "'");
@@ -271,7 +273,7 @@ class FigureRenderer {
     if (p.axes) pls_.box("bcnst", 0, 0, "bcnstv", 0, 0);
     if (!p.title.empty()) {
       pls_.schr(0, p.title_size * base_char_ / 2.6);
-      pls_.mtex("t", 0.9, 0.5, 0.5, plplot_text(p.title).c_str());
+      pls_.mtex("t", 0.9, p.title_justify, p.title_justify, plplot_text(p.title).c_str());
       pls_.schr(0, base_char_ / 2.6);
     }
     if (!p.xlabel.empty()) pls_.mtex("b", 3.2, 0.5, 0.5, plplot_text(p.xlabel).c_str());
@@ -304,7 +306,7 @@ class FigureRenderer {
     set_colour(l.colour);
     pls_.width(l.width);
     if (l.markers) {
-      pls_.ssym(0, 0.5);
+      pls_.ssym(0, 1.6);  // Hershey 17 is a small filled circle: enlarge it
       pls_.poin(static_cast<PLINT>(l.x.size()), l.x.data(), l.y.data(), 17);
     } else {
       pls_.lsty(l.dashed ? 2 : 1);

@@ -114,7 +114,16 @@ struct CoreLayerView {
   int64_t in = 0, out = 0;
   std::function<Figure(int64_t in, int64_t out, const std::string& title)> draw;
   bool per_output_only = false;  // V1: one figure per output channel
+  at::Tensor spatial_filters;    // (O, I, kh, kw) for the layer's grid figure; undefined if none
 };
+
+// Output channels ordered by the norm of their filter, strongest first.
+std::vector<int64_t> by_norm(const at::Tensor& filters) {
+  const at::Tensor order = filters.detach().flatten(1).norm(2, 1).argsort(0, /*descending=*/true);
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < order.size(0); ++i) out.push_back(order[i].item<int64_t>());
+  return out;
+}
 
 std::vector<CoreLayerView> core_layers(const nn::Model& model) {
   std::vector<CoreLayerView> views;
@@ -122,11 +131,14 @@ std::vector<CoreLayerView> core_layers(const nn::Model& model) {
     for (int64_t i = 0; i < core->n_layers(); ++i) {
       auto layer = core->layer(i);
       at::Tensor w = layer->weight_spatial();
+      at::Tensor spatial = w.defined() ? w.select(2, 0) : at::Tensor();  // (O, I, kh, kw)
+      if (layer->st_conv) spatial = layer->st_conv->spatial_kernels();
       if (!w.defined()) w = layer->full_conv->conv->weight;
       views.push_back({"features.layer" + std::to_string(i), w.size(1), w.size(0),
                        [layer](int64_t in, int64_t out, const std::string& t) {
                          return retina_channel_figure(*layer, in, out, t);
-                       }});
+                       },
+                       false, spatial});
     }
   } else if (auto core = std::dynamic_pointer_cast<nn::MinimodelCore>(model.core())) {
     for (int64_t i = 0; i < core->n_layers(); ++i) {
@@ -135,7 +147,7 @@ std::vector<CoreLayerView> core_layers(const nn::Model& model) {
       const int64_t in = layer->conv ? w.size(1) : layer->in_depth_conv->weight.size(1);
       views.push_back({"features.layer" + std::to_string(i), in, w.size(0),
                        [layer](int64_t, int64_t out, const std::string& t) { return v1_channel_figure(*layer, out, t); },
-                       true});
+                       true, layer->conv ? layer->conv->weight : layer->spatial_conv->weight});
     }
   }
   return views;
@@ -145,7 +157,7 @@ std::vector<CoreLayerView> core_layers(const nn::Model& model) {
 
 int64_t count_weight_figures(const nn::Model& model) {
   int64_t n = 0;
-  for (const auto& l : core_layers(model)) n += l.per_output_only ? l.out : l.in * l.out;
+  for (const auto& l : core_layers(model)) n += (l.per_output_only ? l.out : l.in * l.out) + (l.spatial_filters.defined() ? 1 : 0);
   for (const auto& [s, r] : session_readouts(model)) n += model.readout()->n_neurons(s);
   if (std::dynamic_pointer_cast<nn::Rank1Readout>(model.readout())) ++n;  // the Wc matrix
   return n;
@@ -175,6 +187,13 @@ WeightFigures save_weight_visualizations(const nn::Model& model, const fs::path&
                                folder + fmt::format("{}_{}.{}", in, out, format)));
       }
       layer.files.push_back(std::move(files));
+    }
+    if (view.spatial_filters.defined()) {
+      torch::NoGradGuard no_grad;
+      layer.filters = save(conv2d_filters_figure(view.spatial_filters, view.name + ": spatial filters (input channel 0), "
+                                                                   "strongest first",
+                                                 by_norm(view.spatial_filters.select(1, 0))),
+                           folder + "filters." + format);
     }
     result.layers.push_back(std::move(layer));
   }

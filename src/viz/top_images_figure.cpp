@@ -18,7 +18,7 @@ void masked_image(Panel& p, const at::Tensor& images, const at::Tensor& mask, in
   const at::Tensor img = images[index].reshape({mask.size(0), mask.size(1)}).to(at::kFloat) * mask;
   p.image = Heatmap{to_grid(img), Colormap::Gray, -1.0, 1.0};
   p.axes = false;
-  p.title_size = 0.75;
+  p.title_size = 0.6;
 }
 
 // The channels to show: the first six (most positive Wc) and the last two (most negative).
@@ -49,7 +49,7 @@ Figure top_images_figure(const insilico::TopImages& top, const at::Tensor& image
     const double x0 = split * (i % 4) / 4.0, y1 = 1.0 - (i / 4) / 4.0;
     Panel& p = fig.add_panel_at(x0, x0 + split / 4.0, y1 - 0.25, y1);
     masked_image(p, images, mask, top.top_images[i]);
-    if (i == 0) p.title = "top images of the neuron";
+    if (i == 0) p.title = "top images of the neuron", p.title_justify = 0;
   }
   // Right: one row per shown channel.
   for (size_t r = 0; r < rows.size(); ++r) {
@@ -60,7 +60,7 @@ Figure top_images_figure(const insilico::TopImages& top, const at::Tensor& image
       Panel& p = fig.add_panel_at(x0, x0 + (1 - split) / static_cast<double>(per_row), y1 - 1.0 / 8.0, y1);
       masked_image(p, images, mask, top.channel_top_images[k][j]);
       p.frame = top.channel_wc[k] >= 0 ? colours::red : colours::blue;
-      if (j == 0) p.title = fmt::format("channel {}: Wc {:+.2f}", top.channels[k], top.channel_wc[k]);
+      if (j == 0) p.title = fmt::format("channel {}: Wc {:+.2f}", top.channels[k], top.channel_wc[k]), p.title_justify = 0;
     }
   }
   return fig;

@@ -86,6 +86,7 @@ fs::path visualize_model(std::shared_ptr<nn::Model> model, const std::string& mo
     layer.name = layers[i];
     const WeightFigures::Layer* w = i < weights.layers.size() ? &weights.layers[i] : nullptr;
     if (w) layer.in_channels = w->in_channels, layer.out_channels = w->out_channels;
+    if (w && !w->filters.empty()) layer.summary_images.push_back(w->filters);
     std::vector<insilico::MeiResult> meis;
     const std::string folder = "meis_core/layer_" + std::to_string(i);
     if (options.meis && channels[i] > 0) {

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
@@ -141,4 +142,26 @@ TEST(VisualizeCli, BadInputIsOneLineAndExitOne) {
                                       dir.file("no_data"),
                                   dir),
                         "no_data");
+}
+
+TEST(PlotEvalCli, ReadsEvalTablesAndRejectsOthers) {
+  TempDir dir;
+  {
+    std::ofstream a(dir.file("a.csv"));
+    a << "neuron,feve,corr_to_average,included\n0,0.5,0.7,1\n1,nan,0.2,0\n2,0.25,0.4,1\n";
+    std::ofstream b(dir.file("b.csv"));
+    b << "neuron,feve,corr_to_average,included\n0,0.4,0.6,1\n1,0.1,0.1,0\n2,0.3,0.5,1\n";
+    std::ofstream junk(dir.file("junk.csv"));
+    junk << "x,y\n1,2\n";
+  }
+  auto r = run_fovea("plot-eval --eval " + dir.file("a.csv") + " --eval " + dir.file("b.csv") +
+                         " --name a --name b --metric feve --format svg -o " + dir.file("figs"),
+                     dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(dir.file("figs/a_vs_b_feve.svg")));
+  EXPECT_TRUE(fs::exists(dir.file("figs/b_feve_histogram.svg")));
+  expect_one_line_error(run_fovea("plot-eval --eval " + dir.file("junk.csv") + " -o " + dir.file("f2"), dir),
+                        "junk.csv");
+  expect_one_line_error(
+      run_fovea("plot-eval --eval " + dir.file("a.csv") + " --metric oracle -o " + dir.file("f3"), dir), "oracle");
 }

@@ -67,6 +67,25 @@ TEST(RetinaEndToEnd, CoreReadoutModelBeatsTheLNModelOnSimulatedData) {
   ASSERT_EQ(ev.code, 0) << ev.err;
   EXPECT_NEAR(read_json(dir.file("eval2/eval.json"))["mean"]["corr_to_average"].get<double>(), cnn_corr, 1e-6);
 
+  // Figures of the evaluation: histograms and the neuron-by-neuron comparison of the two models.
+  auto plots = run_fovea("plot-eval --eval " + dir.file("cnn/eval.csv") + " --eval " + dir.file("ln/eval.csv") +
+                             " --name cnn --name ln -o " + dir.file("figs"),
+                         dir);
+  ASSERT_EQ(plots.code, 0) << plots.err;
+  for (const char* f : {"cnn_vs_ln_corr_to_average.png", "cnn_vs_ln_feve.png", "ln_feve_histogram.png"})
+    EXPECT_TRUE(std::filesystem::exists(dir.file("figs/") + f)) << f;
+
+  // visualize with the data: each neuron's evaluation figure and metrics join its weights and MEI.
+  auto vis = run_fovea("visualize --model-path " + dir.file("cnn/model.safetensors") + " --save-folder " +
+                           dir.file("vis") + " --data " + data + " --steps 2 --image-file-format png --threads 1",
+                       dir);
+  ASSERT_EQ(vis.code, 0) << vis.err;
+  for (const char* f : {"evaluation/session_0/neuron_19.png", "evaluation/session_1/neuron_0.png",
+                        "evaluation/corr_to_average_histogram.png", "meis_readout/session_1/neuron_19.mp4",
+                        "weights_core/weights_layer_1/15_15.png"})
+    EXPECT_TRUE(std::filesystem::exists(dir.file("vis/") + f)) << f;
+  EXPECT_NE(fovea::test::slurp(dir.file("vis/index.html")).find("corr_to_average"), std::string::npos);
+
   // `fovea predict` on one session and on all of them.
   torch::manual_seed(0);
   fovea::io::write_npy(dir.file("movie.npy"), torch::randn({2, 2, 60, 18, 16}));

@@ -74,8 +74,8 @@ TEST(WeightFigures, RetinaModelFiguresFollowOpenretinasLayout) {
   const int64_t expected = count_weight_figures(*model);
   int64_t drawn = 0;
   const auto figs = save_weight_visualizations(*model, dir.path(), "png", [&] { ++drawn; });
-  // Layers (2→4, 4→4) give 8 + 16 channel figures; sessions 5 + 3 neurons.
-  EXPECT_EQ(expected, 8 + 16 + 5 + 3);
+  // Layers (2→4, 4→4) give 8 + 16 channel figures and a filter grid each; sessions 5 + 3 neurons.
+  EXPECT_EQ(expected, 8 + 16 + 2 + 5 + 3);
   EXPECT_EQ(drawn, expected);
   ASSERT_EQ(figs.layers.size(), 2u);
   EXPECT_EQ(figs.layers[0].name, "features.layer0");
@@ -83,6 +83,8 @@ TEST(WeightFigures, RetinaModelFiguresFollowOpenretinasLayout) {
   EXPECT_EQ(figs.layers[0].files[0].size(), 2u);  // in channels
   EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_core/weights_layer_0/1_3.png"));
   EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_core/weights_layer_1/3_3.png"));
+  EXPECT_EQ(figs.layers[1].filters, "weights_core/weights_layer_1/filters.png");
+  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / figs.layers[1].filters));
   EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_readout/s1/neuron_4.png"));
   EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_readout/s2/neuron_2.png"));
   EXPECT_FALSE(fs::exists(fs::path(dir.path()) / "weights_readout/s2/neuron_3.png"));

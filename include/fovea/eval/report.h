@@ -49,4 +49,9 @@ EvaluationReport evaluate_v1(nn::Model& model, const data::V1Dataset& dataset, c
 // Writes the per-neuron CSV and the JSON summary (both atomically).
 void write_report(const EvaluationReport& report, const std::string& csv_path, const std::string& json_path);
 
+// Reads a CSV that write_report wrote: the columns, rows, sessions and
+// neurons, and the included flags (the summary is left empty). fovea::Error
+// naming the file for anything else.
+EvaluationReport read_report_csv(const std::string& csv_path);
+
 }  // namespace fovea::eval

@@ -97,6 +97,7 @@ struct Panel {
   bool equal_aspect = true;   // for images: square pixels
   std::optional<Rgb> frame;   // a thick coloured border (e.g. channel frames of top-image plots)
   double title_size = 1.0;
+  double title_justify = 0.5;  // 0 puts the title at the panel's left edge
 };
 
 class Figure {

@@ -2,6 +2,7 @@
 // Weight figures for a whole model, as openretina's save_weight_visualizations:
 //   weights_core/weights_layer_<i>/<in>_<out>.<fmt>   one per (layer, in, out) channel
 //   weights_readout/<session>/neuron_<k>.<fmt>         one per neuron
+//   weights_core/weights_layer_<i>/filters.<fmt>        the layer's spatial filters in one grid
 // V1 models (minimodel cores) have one figure per output channel of a layer
 // (<out>.<fmt>: the filter of layer 0; the spatial kernel and the 1×1 input
 // weights of a separable layer) and, with a rank-1 readout, the Wc matrix
@@ -22,6 +23,7 @@ struct WeightFigures {
     std::string name;  // "features.layer0"
     int64_t in_channels = 0, out_channels = 0;
     std::vector<std::vector<std::string>> files;  // [out][in], paths relative to the save folder
+    std::string filters;  // all spatial filters of the layer in one grid, strongest first ("" if none)
   };
   std::vector<Layer> layers;
   std::map<std::string, std::vector<std::string>> neurons;  // session -> one file per neuron
