@@ -9,7 +9,9 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "data/temp_dir.h"
+#include "fovea/viz/evaluation_figures.h"
 #include "fovea/viz/model_weights.h"
+#include "fovea/viz/top_images_figure.h"
 #include "fovea/viz/stimulus_figures.h"
 #include "insilico/small_models.h"
 
@@ -48,6 +50,15 @@ TEST(WeightFigures, EachFigureFunctionWritesPngAndSvg) {
   expect_written(wc_matrix_figure(torch::randn({40, 1, 32}), true, "Wc"), dir, "wc");
   expect_written(stimulus_composition_figure(torch::randn({2, 40, 8, 6}), "MEI", 30.0), dir, "composition");
   expect_written(image_stimulus_figure(torch::randn({1, 20, 36}), "V1 MEI"), dir, "image");
+  expect_written(metric_histogram_figure({0.1, 0.5, NAN, 0.7, 0.72}, "feve", "FEVE"), dir, "histogram");
+  expect_written(model_comparison_figure({0.1, 0.5, 0.7}, {0.2, 0.4, 0.9}, "full", "mini", "feve"), dir, "scatter");
+  expect_written(prediction_figure(torch::rand({80}), torch::rand({80}), "neuron 2", "frame"), dir, "prediction");
+  expect_written(receptive_field_figure(torch::randn({11, 22}), "ridge RF"), dir, "rf");
+  // The top-images figure of a small V1 model on random images.
+  auto model = fovea::testing::v1_model();
+  const at::Tensor images = torch::randn({40, 1, 20, 24});
+  const auto top = fovea::insilico::top_images(*model, images, 1);
+  expect_written(top_images_figure(top, images, "neuron 1"), dir, "top_images");
 }
 
 TEST(WeightFigures, SeparableFigureShowsTheSpatialKernelWhereItIs) {
