@@ -1,7 +1,7 @@
 #pragma once
 // What every benchmark program shares: best-of-n timing, running its PyTorch
 // baseline script (which prints one JSON object of seconds), and the table of
-// fovea's time, the baseline's time and the speed-up.
+// fovea's time, the baseline's time, the speed-up and optional further columns.
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -41,14 +41,35 @@ inline bool run_baseline(const std::string& command, nlohmann::json& seconds) {
   }
 }
 
+// A table row: its name, fovea's seconds, the key of the baseline's seconds,
+// and the row's cells (already formatted) for the table's extra columns.
+struct Row {
+  std::string name;
+  double fovea_seconds;
+  std::string baseline_key;
+  std::vector<std::string> extra;
+};
+
+// Seconds, the speed-up (baseline / fovea), then one column per extra header.
+inline void print_table(const std::vector<Row>& rows, const nlohmann::json& baseline,
+                        const std::vector<std::string>& extra_headers) {
+  std::printf("%-34s %12s %12s %10s", "benchmark", "fovea (s)", "PyTorch (s)", "speed-up");
+  for (const auto& h : extra_headers) std::printf(" %12s", h.c_str());
+  std::printf("\n");
+  for (const auto& row : rows) {
+    const double f = row.fovea_seconds, p = baseline[row.baseline_key].get<double>();
+    std::printf("%-34s %12.3f %12.3f %9.2fx", row.name.c_str(), f, p, p / f);
+    for (const auto& cell : row.extra) std::printf(" %12s", cell.c_str());
+    std::printf("\n");
+  }
+}
+
 // One row per (name, fovea seconds, key of the baseline's seconds).
 inline void print_table(const std::vector<std::pair<std::string, std::pair<double, std::string>>>& rows,
                         const nlohmann::json& baseline) {
-  std::printf("%-34s %12s %12s %10s\n", "benchmark", "fovea (s)", "PyTorch (s)", "speed-up");
-  for (const auto& [name, timing] : rows) {
-    const double f = timing.first, p = baseline[timing.second].get<double>();
-    std::printf("%-34s %12.3f %12.3f %9.2fx\n", name.c_str(), f, p, p / f);
-  }
+  std::vector<Row> plain;
+  for (const auto& [name, timing] : rows) plain.push_back({name, timing.first, timing.second, {}});
+  print_table(plain, baseline, {});
 }
 
 }  // namespace fovea::bench
