@@ -19,6 +19,7 @@
 
 #include "fovea/io/atomic_file.h"
 #include "baseline_runner.h"
+#include "bench_models.h"
 #include "fovea/io/npy.h"
 #include "fovea/nn/gaussian_mask_readout.h"
 #include "fovea/nn/model.h"
@@ -30,27 +31,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json retina_spec(const std::map<std::string, int64_t>& neurons) {
-  return {{"family", "retina"},
-          {"core",
-           {{"type", "simple_core_wrapper"},
-            {"channels", {2, 16, 16}},
-            {"temporal_kernel_sizes", {21, 11}},
-            {"spatial_kernel_sizes", {11, 5}},
-            {"input_padding", 0},
-            {"hidden_padding", {0, 2, 2}},
-            {"gamma_temporal", 40.0},
-            {"cut_first_n_frames", 0}}},
-          {"readout",
-           {{"type", "gaussian_mask"},
-            {"n_neurons_dict", neurons},
-            {"scale", true},
-            {"bias", true},
-            {"gaussian_mean_scale", 6.0},
-            {"gaussian_var_scale", 4.0},
-            {"positive", true}}},
-          {"input_shape", {2, 150, 18, 16}}};
-}
 
 }  // namespace
 
@@ -102,7 +82,7 @@ int main(int argc, char** argv) {
             << frames << " frames (2x18x16), batch " << batch << " chunks of " << chunk << " frames; inference on "
             << opt["--clips"] << " clips of 150 frames; " << opt["--threads"] << " threads, best of " << repeats
             << "\n";
-  auto model = fovea::nn::build_model(retina_spec(neurons));
+  auto model = fovea::nn::build_model(fovea::bench::retina_spec(neurons));
   std::map<std::string, fovea::data::SessionClips> sessions;
   for (const auto& [k, r] : responses) {
     fovea::data::SessionClips s;

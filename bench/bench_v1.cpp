@@ -14,6 +14,7 @@
 #include <string>
 
 #include "baseline_runner.h"
+#include "bench_models.h"
 #include "fovea/io/npy.h"
 #include "fovea/nn/model.h"
 #include "fovea/nn/predict.h"
@@ -25,13 +26,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-Json v1_spec(int64_t neurons, bool minimodel) {
-  Json core = {{"type", "minimodel_core"}, {"n_conv", 16}, {"n_conv_mid", minimodel ? 64 : 320},
-               {"kernel_size", {25, 9}}, {"activation", minimodel ? "relu" : "elu"}, {"out_1x1", !minimodel}};
-  return {{"core", core},
-          {"readout", {{"type", "rank1"}, {"n_neurons", neurons}, {"Wc_coef", minimodel ? 0.2 : 0.01}}},
-          {"input_shape", {1, 66, 130}}};
-}
 
 struct Timing {
   double epoch, inference;
@@ -85,13 +79,13 @@ int main(int argc, char** argv) {
   std::cout << "bench_v1: " << n << " images of 66x130, " << neurons << " neurons, batch 100, "
             << opt["--threads"] << " threads, best of " << repeats << "\n";
   fovea::train::V1Recipe full_recipe;
-  auto full = fovea::nn::build_model(v1_spec(neurons, false));
+  auto full = fovea::nn::build_model(fovea::bench::v1_spec(neurons, false));
   Timing f_full = time_model(full, images, responses, full_recipe, repeats);
 
   fovea::train::V1Recipe mini_recipe;
   mini_recipe.hoyer_square = 0.03;
   mini_recipe.wd_channels = 0.2;
-  auto mini = fovea::nn::build_model(v1_spec(1, true));
+  auto mini = fovea::nn::build_model(fovea::bench::v1_spec(1, true));
   fovea::train::copy_first_layer(*full, *mini, true);
   Timing f_mini = time_model(mini, images, responses.narrow(1, 0, 1).contiguous(), mini_recipe, repeats);
 

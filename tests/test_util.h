@@ -9,6 +9,8 @@
 #include <random>
 #include <string>
 
+#include "fovea/error.h"
+
 namespace fovea::test {
 
 inline std::string golden(const std::string& relative) { return std::string(FOVEA_GOLDEN_DIR) + "/" + relative; }
@@ -24,6 +26,18 @@ inline nlohmann::json golden_json() {
 inline double relative_error(const at::Tensor& a, const at::Tensor& b) {
   auto x = a.to(at::kDouble), y = b.to(at::kDouble);
   return (x - y).norm().item<double>() / y.norm().item<double>();
+}
+
+// Runs `f`, which must throw fovea::Error, and returns its message.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const fovea::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no fovea::Error was thrown";
+  return "";
 }
 
 // A fresh directory under the system temp dir, removed at the end of the test.

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "fovea/error.h"
+#include "test_util.h"
 #include "fovea/insilico/objectives.h"
 #include "fovea/insilico/optimize.h"
 #include "fovea/nn/model.h"
@@ -18,19 +19,10 @@ using fovea::nn::Json;
 using fovea::testing::retina_model;
 using fovea::testing::v1_model;
 
+using fovea::test::error_of;
+
 namespace {
 
-// The error message of a call that must throw fovea::Error.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fovea::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no fovea::Error thrown";
-  return "";
-}
 
 OptimizerFactory sgd(double lr) {
   return [lr](std::vector<at::Tensor> p) {

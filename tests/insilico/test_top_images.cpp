@@ -8,12 +8,15 @@
 #include <cmath>
 
 #include "fovea/error.h"
+#include "test_util.h"
 #include "fovea/insilico/top_images.h"
 #include "fovea/nn/model.h"
 #include "fovea/nn/v1_readouts.h"
 
 using namespace fovea::insilico;
 using fovea::nn::Json;
+
+using fovea::test::error_of;
 
 namespace {
 
@@ -47,15 +50,6 @@ std::shared_ptr<fovea::nn::Model> v1_model() {
   return model;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fovea::Error& e) {
-    return e.what();
-  }
-  return "(no fovea::Error)";
-}
 
 std::vector<int64_t> sorted_descending(const at::Tensor& v) {
   auto order = std::get<1>(v.sort(/*stable=*/true, /*dim=*/0, /*descending=*/true));

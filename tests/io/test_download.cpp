@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "fovea/error.h"
+#include "test_util.h"
 #include "fovea/io/atomic_file.h"
 #include "http_test_server.h"
 #include "io/detail.h"
@@ -23,6 +24,8 @@ using fovea::io::DownloadOptions;
 using fovea::test::HttpResponse;
 using fovea::test::HttpTestServer;
 using fovea::test::ScopedEnv;
+
+using fovea::test::error_of;
 
 namespace {
 
@@ -54,17 +57,6 @@ std::vector<std::string> regular_files_under(const std::string& dir) {
   return files;
 }
 
-// Runs `f`, which must throw fovea::Error; returns the message.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fovea::Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no fovea::Error was thrown";
-  return "";
-}
 
 class Download : public ::testing::Test {
  protected:
