@@ -4,10 +4,10 @@
 // model, in fovea and in the PyTorch baseline (bench/mei_baseline.py: the same
 // models, loop, objective and postprocessor in plain torch), from the same
 // weights and the same start, in one run. Prints seconds, the speed-up
-// (PyTorch / fovea), fovea's final objective and how far the two sides' final
-// objectives and final stimuli differ (relative).
+// (PyTorch / fovea), fovea's final objective, how far the two sides' final
+// objectives and final stimuli differ (relative), and each side's page faults.
 //   bench_mei [--neurons 100] [--v1-neurons 500] [--neuron 0] [--time-steps 40]
-//             [--lr 100] [--threads 2] [--repeats 3]
+//             [--lr 100] [--threads 2] [--repeats 3] [--keep-freed-memory 0]
 // Retina: hoefling_2024_base_low_res architecture, one session of --neurons
 // cells, a stimulus of stimulus_shape(time_steps) = (1, 2, 40, 18, 16), the
 // mean over output frames 10..19 (SliceMeanReducer(0, 10, 10)); without and
@@ -15,6 +15,12 @@
 // frames the model answers 10 output frames, so the window falls back to
 // frames 0..9, as openretina's reducer does. V1: the 16-320 full model on one
 // 66x130 image, MeanReducer(0). Each case runs 10 and 100 iterations.
+// Each V1 iteration allocates and frees tens of MB; glibc's malloc gives much
+// of it back to the OS, and both processes pay ~15,000 page faults per
+// iteration, as many as their allocation histories dictate (the table shows
+// them). --keep-freed-memory 1 sets malloc's mmap and trim thresholds high in
+// both processes (mallopt here, MALLOC_*_ in the baseline's environment), so
+// that the times measure the computation alone.
 // Weights are fovea's random initialisation with BatchNorm's running
 // statistics set on white noise (see calibrate_batchnorm); the optimisation
 // runs in eval mode, as on a trained model.
@@ -25,15 +31,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <malloc.h>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <vector>
 
-#include <unistd.h>
-
 #include "baseline_runner.h"
+#include "bench_models.h"
 #include "fovea/insilico/objectives.h"
 #include "fovea/insilico/optimize.h"
 #include "fovea/insilico/reducers.h"
@@ -48,38 +56,6 @@ namespace {
 
 using Json = nlohmann::json;
 namespace insilico = fovea::insilico;
-
-// The same architecture as bench_retina (configs/retina_hoefling_2024_low_res.yaml).
-Json retina_spec(int64_t neurons, int64_t time_steps) {
-  return {{"family", "retina"},
-          {"core",
-           {{"type", "simple_core_wrapper"},
-            {"channels", {2, 16, 16}},
-            {"temporal_kernel_sizes", {21, 11}},
-            {"spatial_kernel_sizes", {11, 5}},
-            {"input_padding", 0},
-            {"hidden_padding", {0, 2, 2}},
-            {"gamma_temporal", 40.0},
-            {"cut_first_n_frames", 0}}},
-          {"readout",
-           {{"type", "gaussian_mask"},
-            {"n_neurons_dict", {{"session_0", neurons}}},
-            {"scale", true},
-            {"bias", true},
-            {"gaussian_mean_scale", 6.0},
-            {"gaussian_var_scale", 4.0},
-            {"positive", true}}},
-          {"input_shape", {2, time_steps, 18, 16}}};
-}
-
-// The same architecture as bench_v1's full model (16-320).
-Json v1_spec(int64_t neurons) {
-  return {{"core",
-           {{"type", "minimodel_core"}, {"n_conv", 16}, {"n_conv_mid", 320}, {"kernel_size", {25, 9}},
-            {"activation", "elu"}, {"out_1x1", true}}},
-          {"readout", {{"type", "rank1"}, {"n_neurons", neurons}, {"Wc_coef", 0.01}}},
-          {"input_shape", {1, 66, 130}}};
-}
 
 // A model with the objective to optimise and the start both sides share.
 struct Subject {
@@ -103,7 +79,19 @@ struct Outcome {
   double seconds;
   at::Tensor stimulus;
   double objective;
+  double faults_per_step;  // minor page faults per iteration (see calibrate_batchnorm)
 };
+
+// malloc's thresholds for --keep-freed-memory: blocks up to 32 MB (glibc's
+// largest mmap threshold) come from the heap, and the heap is not trimmed
+// below 1 GB.
+constexpr long kMmapThreshold = 32L << 20, kTrimThreshold = 1L << 30;
+
+long minor_page_faults() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt;
+}
 
 // Höfling et al. 2024: norm 30; green [−0.654, 6.269], UV [−0.913, 6.269].
 const insilico::ChannelRanges kHoeflingRanges = {{-0.654, 6.269}, {-0.913, 6.269}};
@@ -116,10 +104,15 @@ constexpr double kHoeflingNorm = 30.0;
 // noise through the core in train mode sets the running statistics as
 // training would, so activations have unit scale, as in a trained model.
 // `passes` covers the BatchNorm momentum (openretina 0.1, minimodel 0.9).
-void calibrate_batchnorm(fovea::nn::Model& model, const at::Tensor& noise, int passes) {
+// The noise is one stimulus of the MEI's shape per pass, not a larger batch:
+// glibc's malloc raises its mmap and trim thresholds after freeing a large
+// block, so a bigger batch here would leave fovea's process free of the page
+// faults that the baseline's process (which only loads the weights) pays on
+// every iteration — measured 3x on the V1 model — and the comparison unfair.
+void calibrate_batchnorm(fovea::nn::Model& model, const std::vector<int64_t>& stimulus_shape, int passes) {
   torch::NoGradGuard no_grad;
   model.train();
-  for (int i = 0; i < passes; ++i) model.core()->forward(noise);
+  for (int i = 0; i < passes; ++i) model.core()->forward(torch::randn(stimulus_shape));
   model.eval();
 }
 
@@ -147,6 +140,23 @@ void save_subject(const Subject& s, const std::filesystem::path& dir) {
   fovea::io::write_npy((dir / s.description["start"].get<std::string>()).string(), s.start);
 }
 
+// Writes each subject's weights and start, and plan.json: what the baseline
+// runs (the models, their objectives, the cases, the optimiser and postprocessor).
+void write_plan(const std::filesystem::path& dir, const std::vector<const Subject*>& subjects,
+                const std::vector<Case>& cases, double lr) {
+  Json plan = {{"lr", lr}, {"norm", kHoeflingNorm}, {"ranges", Json::array()}, {"models", Json::object()},
+               {"cases", Json::array()}};
+  for (const auto& [lo, hi] : kHoeflingRanges) plan["ranges"].push_back(Json::array({*lo, *hi}));
+  for (const Subject* s : subjects) {
+    save_subject(*s, dir);
+    plan["models"][s->name] = s->description;
+  }
+  for (const auto& c : cases)
+    plan["cases"].push_back(
+        {{"key", c.key}, {"model", c.subject->name}, {"iterations", c.iterations}, {"norm_clip", c.norm_clip}});
+  fovea::io::write_file_atomic((dir / "plan.json").string(), plan.dump(2));
+}
+
 // fovea's optimisation of one case, best of `repeats`, each from the start.
 Outcome run_fovea(const Case& c, double lr, int repeats) {
   std::vector<std::shared_ptr<insilico::StimulusPostprocessor>> post;
@@ -156,13 +166,15 @@ Outcome run_fovea(const Case& c, double lr, int repeats) {
     return std::make_unique<torch::optim::SGD>(p, torch::optim::SGDOptions(lr));
   };
   at::Tensor stimulus;
+  const long faults = minor_page_faults();
   const double seconds = fovea::bench::best_of(repeats, [&] {
     stimulus = c.subject->start.clone().requires_grad_(true);
     insilico::OptimizationStopper stopper(c.iterations);
     insilico::optimize_stimulus(stimulus, sgd, *c.subject->objective, stopper, {}, post);
   });
+  const double faults_per_step = static_cast<double>(minor_page_faults() - faults) / (repeats * c.iterations);
   torch::NoGradGuard no_grad;
-  return {seconds, stimulus, c.subject->objective->forward(stimulus).item<double>()};
+  return {seconds, stimulus, c.subject->objective->forward(stimulus).item<double>(), faults_per_step};
 }
 
 // Warm-up (allocations, oneDNN primitive caches): two untimed iterations.
@@ -193,7 +205,8 @@ fovea::bench::Row table_row(const Case& c, const Outcome& f, const Json& py, con
           c.key,
           {format("%.6g", f.objective), format("%.3g", relative_difference(f.stimulus, c.subject->start)),
            format("%.2e", std::abs(f.objective - p_objective) / std::abs(p_objective)),
-           format("%.2e", relative_difference(f.stimulus, p_stimulus))}};
+           format("%.2e", relative_difference(f.stimulus, p_stimulus)),
+           format("%.0f", f.faults_per_step) + "/" + format("%.0f", py[c.key + "_faults"].get<double>())}};
 }
 
 }  // namespace
@@ -201,7 +214,7 @@ fovea::bench::Row table_row(const Case& c, const Outcome& f, const Json& py, con
 int main(int argc, char** argv) {
   std::map<std::string, int64_t> opt = {{"--neurons", 100}, {"--v1-neurons", 500}, {"--neuron", 0},
                                         {"--time-steps", 40}, {"--lr", 100},       {"--threads", 2},
-                                        {"--repeats", 3}};
+                                        {"--repeats", 3},     {"--keep-freed-memory", 0}};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!opt.count(argv[i])) {
       std::cerr << "unknown option " << argv[i] << "\n";
@@ -212,18 +225,23 @@ int main(int argc, char** argv) {
   const int repeats = static_cast<int>(opt["--repeats"]);
   const double lr = static_cast<double>(opt["--lr"]);
   const int64_t neuron = opt["--neuron"], time_steps = opt["--time-steps"];
+  const bool keep_freed_memory = opt["--keep-freed-memory"] != 0;
+  if (keep_freed_memory) {
+    mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+    mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+  }
   at::set_num_threads(static_cast<int>(opt["--threads"]));
   torch::manual_seed(0);
   // The reducer's fallback warning would print on every iteration (see the top).
   spdlog::set_level(spdlog::level::err);
 
-  auto retina_model = fovea::nn::build_model(retina_spec(opt["--neurons"], time_steps));
-  calibrate_batchnorm(*retina_model, torch::randn(retina_model->stimulus_shape(time_steps, 8)), 50);
+  auto retina_model = fovea::nn::build_model(fovea::bench::retina_spec({{"session_0", opt["--neurons"]}}, time_steps));
+  calibrate_batchnorm(*retina_model, retina_model->stimulus_shape(time_steps), 50);
   Subject retina = make_subject("retina", retina_model, "session_0", neuron,
                                 std::make_shared<insilico::SliceMeanReducer>(0, 10, 10),
                                 {{"type", "slice_mean"}, {"axis", 0}, {"start", 10}, {"length", 10}}, time_steps);
-  auto v1_model = fovea::nn::build_model(v1_spec(opt["--v1-neurons"]));
-  calibrate_batchnorm(*v1_model, torch::randn(v1_model->stimulus_shape(1, 8)), 5);
+  auto v1_model = fovea::nn::build_model(fovea::bench::v1_spec(opt["--v1-neurons"]));
+  calibrate_batchnorm(*v1_model, v1_model->stimulus_shape(1), 5);
   // Training keeps the rank-1 readout's spatial weights non-negative (minimodel clamps after every step).
   std::dynamic_pointer_cast<fovea::nn::Rank1Readout>(v1_model->readout())->clamp_spatial();
   Subject v1 = make_subject("v1", v1_model, "", neuron, std::make_shared<insilico::MeanReducer>(0),
@@ -238,28 +256,24 @@ int main(int argc, char** argv) {
 
   const auto dir = std::filesystem::temp_directory_path() / ("fovea_bench_mei_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  Json plan = {{"lr", lr},
-               {"norm", kHoeflingNorm},
-               {"ranges", Json::array()},
-               {"models", {{"retina", retina.description}, {"v1", v1.description}}},
-               {"cases", Json::array()}};
-  for (const auto& [lo, hi] : kHoeflingRanges) plan["ranges"].push_back(Json::array({*lo, *hi}));
-  for (const Subject* s : {&retina, &v1}) save_subject(*s, dir);
-  for (const auto& c : cases)
-    plan["cases"].push_back(
-        {{"key", c.key}, {"model", c.subject->name}, {"iterations", c.iterations}, {"norm_clip", c.norm_clip}});
-  fovea::io::write_file_atomic((dir / "plan.json").string(), plan.dump(2));
+  write_plan(dir, {&retina, &v1}, cases, lr);
 
   std::cout << "bench_mei: SGD lr " << lr << ", neuron " << neuron << "; retina (1, 2, " << time_steps
             << ", 18, 16), " << opt["--neurons"] << " neurons, mean over output frames 10..19; V1 (1, 1, 66, 130), "
-            << opt["--v1-neurons"] << " neurons; " << opt["--threads"] << " threads, best of " << repeats << "\n";
+            << opt["--v1-neurons"] << " neurons; " << opt["--threads"] << " threads, best of " << repeats
+            << (keep_freed_memory ? "; malloc keeps freed memory" : "") << "\n";
   warm_up(retina, lr);
   warm_up(v1, lr);
   std::vector<Outcome> outcomes;
   for (const auto& c : cases) outcomes.push_back(run_fovea(c, lr, repeats));
 
-  const std::string cmd = "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) + "/bench/mei_baseline.py " +
-                          dir.string() + " " + std::to_string(opt["--threads"]) + " " + std::to_string(repeats);
+  const std::string malloc_env = keep_freed_memory ? "MALLOC_MMAP_THRESHOLD_=" + std::to_string(kMmapThreshold) +
+                                                         " MALLOC_TRIM_THRESHOLD_=" + std::to_string(kTrimThreshold) +
+                                                         " "
+                                                   : "";
+  const std::string cmd = malloc_env + "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) +
+                          "/bench/mei_baseline.py " + dir.string() + " " + std::to_string(opt["--threads"]) + " " +
+                          std::to_string(repeats);
   Json py;
   const bool ok = fovea::bench::run_baseline(cmd, py);
   std::vector<fovea::bench::Row> rows;
@@ -271,8 +285,9 @@ int main(int argc, char** argv) {
     torch::NoGradGuard no_grad;
     std::cout << s->name << ": objective at the start " << s->objective->forward(s->start).item<double>() << "\n";
   }
-  fovea::bench::print_table(rows, py, {"objective", "moved", "obj. diff", "stim. diff"});
+  fovea::bench::print_table(rows, py, {"objective", "moved", "obj. diff", "stim. diff", "faults/step"});
   std::cout << "objective: fovea's, at its final stimulus; moved: |final - start| / |start| (L2 norms);\n"
-               "diff: |fovea - PyTorch| / |PyTorch| of the final objective and of the final stimulus\n";
+               "diff: |fovea - PyTorch| / |PyTorch| of the final objective and of the final stimulus;\n"
+               "faults/step: minor page faults per iteration, fovea/PyTorch (malloc returning memory to the OS)\n";
   return 0;
 }

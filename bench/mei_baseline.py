@@ -10,13 +10,14 @@ model), loaded with the weights bench_mei wrote.
 Reads DIR/plan.json (models, objectives, cases) and the weights and starts it
 names, times each case as the C++ side does (best of REPEATS, each from the
 start), writes each case's final stimulus to DIR/final_<key>.npy and prints
-one JSON object: <key> (seconds) and <key>_objective (the objective at the
-final stimulus).
+one JSON object: <key> (seconds), <key>_objective (the objective at the
+final stimulus) and <key>_faults (minor page faults per iteration).
 usage: mei_baseline.py DIR THREADS REPEATS
 """
 import json
 import os
 import re
+import resource
 import sys
 
 import numpy as np
@@ -171,7 +172,10 @@ def main():
         def once():
             result["stimulus"] = run_case(objective, start, lr, case["iterations"], post)
 
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         out[case["key"]] = retina_baseline.best_of(once, repeats)
+        out[case["key"] + "_faults"] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / (
+            repeats * case["iterations"])
         with torch.no_grad():
             out[case["key"] + "_objective"] = objective.forward(result["stimulus"]).item()
         np.save(os.path.join(d, "final_" + case["key"] + ".npy"), result["stimulus"].numpy())
