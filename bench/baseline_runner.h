@@ -42,26 +42,49 @@ inline bool run_baseline(const std::string& command, nlohmann::json& seconds) {
 }
 
 // A table row: its name, fovea's seconds, the key of the baseline's seconds,
-// and the row's cells (already formatted) for the table's extra columns.
+// and optionally: fovea's peak MB (the baseline's is under key + "_mb"), the
+// floating-point operations each side's algorithm performs for the work (for
+// GFLOP/s), and the row's cells (already formatted) for the extra columns.
 struct Row {
   std::string name;
   double fovea_seconds;
   std::string baseline_key;
   std::vector<std::string> extra;
+  double fovea_mb = 0;
+  double fovea_flop = 0, baseline_flop = 0;
 };
 
-// Seconds, the speed-up (baseline / fovea), then one column per extra header.
+// A Markdown table: seconds, the speed-up (baseline / fovea), peak memory and
+// GFLOP/s (with the share of `sgemm_gflops`) where known, then one column per
+// extra header.
 inline void print_table(const std::vector<Row>& rows, const nlohmann::json& baseline,
-                        const std::vector<std::string>& extra_headers) {
-  std::printf("%-34s %12s %12s %10s", "benchmark", "fovea (s)", "PyTorch (s)", "speed-up");
-  for (const auto& h : extra_headers) std::printf(" %12s", h.c_str());
+                        const std::vector<std::string>& extra_headers, double sgemm_gflops = 0) {
+  auto number = [](const char* format, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, format, v);
+    return std::string(buf);
+  };
+  auto rate = [&](double flop, double seconds) {
+    if (flop <= 0) return std::string("-");
+    const double g = flop / seconds / 1e9;
+    return sgemm_gflops > 0 ? number("%.1f", g) + " (" + number("%.0f", 100 * g / sgemm_gflops) + "%)" : number("%.1f", g);
+  };
+  std::printf("| benchmark | fovea (s) | PyTorch (s) | speed-up | fovea MB | PyTorch MB | fovea GFLOP/s | PyTorch GFLOP/s |");
+  for (const auto& h : extra_headers) std::printf(" %s |", h.c_str());
+  std::printf("\n|---|---|---|---|---|---|---|---|");
+  for (size_t i = 0; i < extra_headers.size(); ++i) std::printf("---|");
   std::printf("\n");
   for (const auto& row : rows) {
     const double f = row.fovea_seconds, p = baseline[row.baseline_key].get<double>();
-    std::printf("%-34s %12.3f %12.3f %9.2fx", row.name.c_str(), f, p, p / f);
-    for (const auto& cell : row.extra) std::printf(" %12s", cell.c_str());
+    const std::string mb_key = row.baseline_key + "_mb";
+    const std::string f_mb = row.fovea_mb > 0 ? number("%.0f", row.fovea_mb) : "-";
+    const std::string p_mb = baseline.contains(mb_key) ? number("%.0f", baseline[mb_key].get<double>()) : "-";
+    std::printf("| %s | %.3f | %.3f | %.2fx | %s | %s | %s | %s |", row.name.c_str(), f, p, p / f, f_mb.c_str(),
+                p_mb.c_str(), rate(row.fovea_flop, f).c_str(), rate(row.baseline_flop, p).c_str());
+    for (const auto& cell : row.extra) std::printf(" %s |", cell.c_str());
     std::printf("\n");
   }
+  if (sgemm_gflops > 0) std::printf("SGEMM peak (2048^3, OpenBLAS via LibTorch, same threads): %.1f GFLOP/s\n", sgemm_gflops);
 }
 
 // One row per (name, fovea seconds, key of the baseline's seconds).

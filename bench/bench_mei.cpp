@@ -8,6 +8,7 @@
 // objectives and final stimuli differ (relative), and each side's page faults.
 //   bench_mei [--neurons 100] [--v1-neurons 500] [--neuron 0] [--time-steps 40]
 //             [--lr 100] [--threads 2] [--repeats 3] [--keep-freed-memory 0]
+//             [--kernels fast|reference]
 // Retina: hoefling_2024_base_low_res architecture, one session of --neurons
 // cells, a stimulus of stimulus_shape(time_steps) = (1, 2, 40, 18, 16), the
 // mean over output frames 10..19 (SliceMeanReducer(0, 10, 10)); without and
@@ -18,7 +19,9 @@
 // Each V1 iteration allocates and frees tens of MB; glibc's malloc gives much
 // of it back to the OS, and both processes pay ~15,000 page faults per
 // iteration, as many as their allocation histories dictate (the table shows
-// them). --keep-freed-memory 1 sets malloc's mmap and trim thresholds high in
+// them). fovea's fast kernels come with its caching CPU allocator, which keeps
+// those blocks (src/nn/kernels/caching_cpu_allocator.cpp); with
+// --kernels reference fovea uses LibTorch's allocator. --keep-freed-memory 1 sets malloc's mmap and trim thresholds high in
 // both processes (mallopt here, MALLOC_*_ in the baseline's environment), so
 // that the times measure the computation alone.
 // Weights are fovea's random initialisation with BatchNorm's running
@@ -42,6 +45,7 @@
 
 #include "baseline_runner.h"
 #include "bench_models.h"
+#include "bench_options.h"
 #include "fovea/insilico/objectives.h"
 #include "fovea/insilico/optimize.h"
 #include "fovea/insilico/reducers.h"
@@ -215,13 +219,7 @@ int main(int argc, char** argv) {
   std::map<std::string, int64_t> opt = {{"--neurons", 100}, {"--v1-neurons", 500}, {"--neuron", 0},
                                         {"--time-steps", 40}, {"--lr", 100},       {"--threads", 2},
                                         {"--repeats", 3},     {"--keep-freed-memory", 0}};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!opt.count(argv[i])) {
-      std::cerr << "unknown option " << argv[i] << "\n";
-      return 2;
-    }
-    opt[argv[i]] = std::stoll(argv[i + 1]);
-  }
+  if (!fovea::bench::parse_options(argc, argv, opt)) return 2;
   const int repeats = static_cast<int>(opt["--repeats"]);
   const double lr = static_cast<double>(opt["--lr"]);
   const int64_t neuron = opt["--neuron"], time_steps = opt["--time-steps"];
@@ -258,6 +256,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   write_plan(dir, {&retina, &v1}, cases, lr);
 
+  std::cout << "fovea kernels: " << fovea::nn::to_string(fovea::nn::kernel_set()) << "\n";
   std::cout << "bench_mei: SGD lr " << lr << ", neuron " << neuron << "; retina (1, 2, " << time_steps
             << ", 18, 16), " << opt["--neurons"] << " neurons, mean over output frames 10..19; V1 (1, 1, 66, 130), "
             << opt["--v1-neurons"] << " neurons; " << opt["--threads"] << " threads, best of " << repeats

@@ -2,9 +2,10 @@
 // model (hoefling_2024_base_low_res architecture: 2→16→16 space-time separable
 // core, Gaussian mask readouts), in fovea and in the PyTorch baseline
 // (bench/retina_baseline.py, the same architecture and training step), on the
-// same data, in one run. Prints seconds and the speed-up (PyTorch / fovea).
+// same data, in one run. Prints seconds, the speed-up (PyTorch / fovea) and
+// peak memory.
 //   bench_retina [--frames 13950] [--sessions 4] [--neurons 100] [--batch 128]
-//                [--chunk 50] [--clips 100] [--threads 2] [--repeats 3]
+//                [--chunk 50] [--clips 100] [--threads 2] [--repeats 3] [--kernels fast|reference]
 // The defaults follow Hoefling et al. 2024 at low resolution: 93 training clips
 // of 150 frames (18x16 pixels, 2 colours), batch 128 chunks of 50 frames.
 #include <torch/torch.h>
@@ -20,6 +21,8 @@
 #include "fovea/io/atomic_file.h"
 #include "baseline_runner.h"
 #include "bench_models.h"
+#include "bench_options.h"
+#include "measure.h"
 #include "fovea/io/npy.h"
 #include "fovea/nn/gaussian_mask_readout.h"
 #include "fovea/nn/model.h"
@@ -38,17 +41,12 @@ int main(int argc, char** argv) {
   std::map<std::string, int64_t> opt = {{"--frames", 13950}, {"--sessions", 4}, {"--neurons", 100},
                                         {"--batch", 128},    {"--chunk", 50},     {"--clips", 100},
                                         {"--threads", 2},    {"--repeats", 3}};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!opt.count(argv[i])) {
-      std::cerr << "unknown option " << argv[i] << "\n";
-      return 2;
-    }
-    opt[argv[i]] = std::stoll(argv[i + 1]);
-  }
+  if (!fovea::bench::parse_options(argc, argv, opt)) return 2;
   const int64_t frames = opt["--frames"], batch = opt["--batch"], chunk = opt["--chunk"];
   const int repeats = static_cast<int>(opt["--repeats"]);
   at::set_num_threads(static_cast<int>(opt["--threads"]));
   torch::manual_seed(0);
+  const double sgemm = fovea::bench::sgemm_peak_gflops();
 
   // The same data for both sides: a smooth random movie, positive responses.
   at::Tensor movie = torch::avg_pool3d(torch::randn({1, 2, frames + 2, 20, 18}), 3, 1).squeeze(0).contiguous();
@@ -117,10 +115,10 @@ int main(int argc, char** argv) {
   fovea::train::RetinaTask task(model, sessions, recipe, torch::kCPU);
   auto optimizer = fovea::train::make_optimizer(task, 0.01, options);
   int64_t epoch = 1;
-  const double f_epoch =
-      fovea::bench::best_of(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
+  const auto f_epoch =
+      fovea::bench::measure(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
   fovea::nn::predict(*model, clips.narrow(0, 0, 4));
-  const double f_infer = fovea::bench::best_of(repeats, [&] { fovea::nn::predict(*model, clips, clips.size(0)); });
+  const auto f_infer = fovea::bench::measure(repeats, [&] { fovea::nn::predict(*model, clips, clips.size(0)); });
 
   const std::string cmd = "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) + "/bench/retina_baseline.py " +
                           dir.string() + " " + std::to_string(opt["--threads"]) + " " + std::to_string(repeats) + " " +
@@ -129,9 +127,14 @@ int main(int argc, char** argv) {
   const bool ok = fovea::bench::run_baseline(cmd, py);
   std::filesystem::remove_all(dir);
   if (!ok) return 1;
-  fovea::bench::print_table({
-      {"retina default: training epoch", {f_epoch, "epoch"}},
-      {"retina default: inference", {f_infer, "inference"}}},
-                            py);
+  auto row = [](const std::string& name, const fovea::bench::Measurement& m, const std::string& key) {
+    fovea::bench::Row r{name, m.seconds, key, {}};
+    r.fovea_mb = m.peak_mb;
+    return r;
+  };
+  std::cout << "fovea kernels: " << fovea::nn::to_string(fovea::nn::kernel_set()) << "\n";
+  fovea::bench::print_table({row("retina default: training epoch", f_epoch, "epoch"),
+                             row("retina default: inference", f_infer, "inference")},
+                            py, {}, sgemm);
   return 0;
 }

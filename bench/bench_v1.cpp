@@ -1,8 +1,9 @@
 // bench_v1: a training epoch and inference of minimodel's V1 full model
 // (16-320) and of a minimodel (16-64), in fovea and in the PyTorch baseline
 // (bench/v1_baseline.py, the same architecture and training step), on the
-// same data, in one run. Prints seconds and the speed-up (PyTorch / fovea).
-//   bench_v1 [--images 500] [--neurons 500] [--threads 2] [--repeats 3]
+// same data, in one run. Prints seconds, the speed-up (PyTorch / fovea), peak
+// memory and GFLOP/s against the SGEMM peak measured in the same run.
+//   bench_v1 [--images 500] [--neurons 500] [--threads 2] [--repeats 3] [--kernels fast|reference]
 #include <torch/torch.h>
 
 #include <chrono>
@@ -15,6 +16,9 @@
 
 #include "baseline_runner.h"
 #include "bench_models.h"
+#include "flops.h"
+#include "measure.h"
+#include "bench_options.h"
 #include "fovea/io/npy.h"
 #include "fovea/nn/model.h"
 #include "fovea/nn/predict.h"
@@ -28,14 +32,18 @@ using Json = nlohmann::json;
 
 
 struct Timing {
-  double epoch, inference;
+  fovea::bench::Measurement epoch, inference;
+  double setup = 0;  // building the task (with the fast kernels: caching a frozen first conv)
 };
 
 Timing time_model(std::shared_ptr<fovea::nn::Model> model, const at::Tensor& images, const at::Tensor& responses,
                   fovea::train::V1Recipe recipe, int repeats) {
   fovea::train::V1TrainingData data{images, responses, torch::arange(images.size(0)), torch::arange(images.size(0)),
                                     torch::arange(100)};
+  Timing t;
+  const auto start = std::chrono::steady_clock::now();
   fovea::train::V1Task task(model, data, recipe, torch::kCPU);
+  t.setup = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   fovea::train::TrainerOptions options;
   options.show_progress = false;
   auto optimizer = fovea::train::make_optimizer(task, 1e-3, options);
@@ -44,11 +52,10 @@ Timing time_model(std::shared_ptr<fovea::nn::Model> model, const at::Tensor& ima
   warm.train_trials = torch::arange(100);
   fovea::train::V1Task warm_task(model, warm, recipe, torch::kCPU);
   fovea::train::train_one_epoch(*model, warm_task, *optimizer, 0, options);
-  Timing t;
   int64_t epoch = 1;
-  t.epoch = fovea::bench::best_of(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
+  t.epoch = fovea::bench::measure(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
   fovea::nn::predict(*model, images.narrow(0, 0, 100));
-  t.inference = fovea::bench::best_of(repeats, [&] { fovea::nn::predict(*model, images); });
+  t.inference = fovea::bench::measure(repeats, [&] { fovea::nn::predict(*model, images); });
   return t;
 }
 
@@ -56,17 +63,13 @@ Timing time_model(std::shared_ptr<fovea::nn::Model> model, const at::Tensor& ima
 
 int main(int argc, char** argv) {
   std::map<std::string, int64_t> opt = {{"--images", 500}, {"--neurons", 500}, {"--threads", 2}, {"--repeats", 3}};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!opt.count(argv[i])) {
-      std::cerr << "unknown option " << argv[i] << "\n";
-      return 2;
-    }
-    opt[argv[i]] = std::stoll(argv[i + 1]);
-  }
+  if (!fovea::bench::parse_options(argc, argv, opt)) return 2;
+  const auto kernels = fovea::nn::kernel_set();
   const int64_t n = opt["--images"], neurons = opt["--neurons"];
   const int repeats = static_cast<int>(opt["--repeats"]);
   at::set_num_threads(static_cast<int>(opt["--threads"]));
   torch::manual_seed(0);
+  const double sgemm = fovea::bench::sgemm_peak_gflops();
 
   // The same data for both sides: smooth random images and positive responses.
   at::Tensor images = torch::avg_pool2d(torch::randn({n, 1, 68, 132}), 3, 1).contiguous();
@@ -77,7 +80,8 @@ int main(int argc, char** argv) {
   fovea::io::write_npy((dir / "responses.npy").string(), responses);
 
   std::cout << "bench_v1: " << n << " images of 66x130, " << neurons << " neurons, batch 100, "
-            << opt["--threads"] << " threads, best of " << repeats << "\n";
+            << opt["--threads"] << " threads, best of " << repeats << ", fovea kernels: "
+            << fovea::nn::to_string(kernels) << "\n";
   fovea::train::V1Recipe full_recipe;
   auto full = fovea::nn::build_model(fovea::bench::v1_spec(neurons, false));
   Timing f_full = time_model(full, images, responses, full_recipe, repeats);
@@ -95,11 +99,30 @@ int main(int argc, char** argv) {
   const bool ok = fovea::bench::run_baseline(cmd, py);
   std::filesystem::remove_all(dir);
   if (!ok) return 1;
-  fovea::bench::print_table({
-      {"full model: training epoch", {f_full.epoch, "full_epoch"}},
-      {"full model: inference", {f_full.inference, "full_inference"}},
-      {"minimodel: training epoch", {f_mini.epoch, "mini_epoch"}},
-      {"minimodel: inference", {f_mini.inference, "mini_inference"}}},
-                            py);
+  const double images_n = static_cast<double>(n);
+  const auto full_flop = fovea::bench::v1_forward_flop(16, 320, 25, 9, true, neurons);
+  const auto mini_flop = fovea::bench::v1_forward_flop(16, 64, 25, 9, false, 1);
+  const bool cached = f_mini.setup > 0.05;  // the fast kernels cached the frozen first conv
+  auto row = [](const std::string& name, const fovea::bench::Measurement& m, const std::string& key, double f_flop,
+                double p_flop) {
+    fovea::bench::Row r{name, m.seconds, key, {}};
+    r.fovea_mb = m.peak_mb;
+    r.fovea_flop = f_flop;
+    r.baseline_flop = p_flop;
+    return r;
+  };
+  const double full_train = images_n * fovea::bench::v1_training_flop(full_flop, 2);
+  const double full_infer = images_n * (full_flop.first_conv + full_flop.rest);
+  const double mini_infer = images_n * (mini_flop.first_conv + mini_flop.rest);
+  fovea::bench::print_table(
+      {row("full model: training epoch", f_full.epoch, "full_epoch", full_train, full_train),
+       row("full model: inference", f_full.inference, "full_inference", full_infer, full_infer),
+       row("minimodel: training epoch", f_mini.epoch, "mini_epoch",
+           images_n * fovea::bench::v1_training_flop(mini_flop, cached ? 0 : 1),
+           images_n * fovea::bench::v1_training_flop(mini_flop, 1)),
+       row("minimodel: inference", f_mini.inference, "mini_inference", mini_infer, mini_infer)},
+      py, {}, sgemm);
+  std::printf("fovea's minimodel task set-up (caching the frozen first conv's outputs, once per run): %.3f s\n",
+              f_mini.setup);
   return 0;
 }

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from baseline_measure import best_of  # noqa: E402
 import retina_baseline  # noqa: E402  (the models live in the other baselines)
 import v1_baseline  # noqa: E402
 
@@ -173,7 +174,7 @@ def main():
             result["stimulus"] = run_case(objective, start, lr, case["iterations"], post)
 
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        out[case["key"]] = retina_baseline.best_of(once, repeats)
+        out[case["key"]] = best_of(once, repeats)
         out[case["key"] + "_faults"] = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / (
             repeats * case["iterations"])
         with torch.no_grad():

@@ -12,9 +12,9 @@ usage: retina_baseline.py DIR THREADS REPEATS BATCH CHUNK
 import json
 import math
 import sys
-import time
 
 import numpy as np
+from baseline_measure import measure
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -148,15 +148,6 @@ def infer(model, clips, keys):
         return torch.cat([model.readout[k](f) for k in keys], -1)
 
 
-def best_of(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def main():
     d, threads, repeats, batch, chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     torch.set_num_threads(threads)
@@ -172,9 +163,9 @@ def main():
     out = {}
     train_epoch(model, opt, movie[:, :batch * chunk + chunk], {k: r[:batch * chunk + chunk] for k, r in responses.items()},
                 batch, chunk)  # warm-up
-    out["epoch"] = best_of(lambda: train_epoch(model, opt, movie, responses, batch, chunk), repeats)
+    measure(out, "epoch", lambda: train_epoch(model, opt, movie, responses, batch, chunk), repeats)
     infer(model, clips[:4], sorted(responses))
-    out["inference"] = best_of(lambda: infer(model, clips, sorted(responses)), repeats)
+    measure(out, "inference", lambda: infer(model, clips, sorted(responses)), repeats)
     print(json.dumps(out))
 
 

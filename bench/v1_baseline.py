@@ -8,9 +8,9 @@ usage: v1_baseline.py DIR THREADS REPEATS
 """
 import json
 import sys
-import time
 
 import numpy as np
+from baseline_measure import measure
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -102,15 +102,6 @@ def infer(model, imgs, batch=100):
         return torch.cat([model(imgs[s:s + batch]) for s in range(0, len(imgs), batch)])
 
 
-def best_of(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def main():
     d, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
@@ -123,18 +114,18 @@ def main():
     full = Encoder(spks.shape[1], 16, 320, [25, 9], False, H, W)
     opt = optimizer_for(full, False)
     train_epoch(full, opt, imgs[:100], spks[:100], 0)  # warm-up
-    out["full_epoch"] = best_of(lambda: train_epoch(full, opt, imgs, spks, 0), repeats)
+    measure(out, "full_epoch", lambda: train_epoch(full, opt, imgs, spks, 0), repeats)
     infer(full, imgs[:100])
-    out["full_inference"] = best_of(lambda: infer(full, imgs), repeats)
+    measure(out, "full_inference", lambda: infer(full, imgs), repeats)
 
     mini = Encoder(1, 16, 64, [25, 9], True, H, W)
     mini.layer0.conv.weight.data.copy_(full.layer0.conv.weight.data)
     mini.layer0.conv.weight.requires_grad = False
     opt = optimizer_for(mini, True)
     train_epoch(mini, opt, imgs[:100], spks[:100, :1], 0.03)
-    out["mini_epoch"] = best_of(lambda: train_epoch(mini, opt, imgs, spks[:, :1], 0.03), repeats)
+    measure(out, "mini_epoch", lambda: train_epoch(mini, opt, imgs, spks[:, :1], 0.03), repeats)
     infer(mini, imgs[:100])
-    out["mini_inference"] = best_of(lambda: infer(mini, imgs), repeats)
+    measure(out, "mini_inference", lambda: infer(mini, imgs), repeats)
     print(json.dumps(out))
 
 

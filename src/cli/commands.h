@@ -12,9 +12,11 @@ struct RuntimeOptions {
   std::string device = "cpu";
   int threads = 0;  // 0: all cores
   uint64_t seed = 0;
+  std::string kernels = "fast";  // reference: LibTorch's ops as the reference systems run them
 };
 void add_runtime_options(CLI::App* command, RuntimeOptions& options, bool with_seed = true);
-// Sets LibTorch's thread count and seeds every generator; checks the device.
+// Sets LibTorch's thread count, the kernel set and the seed of every
+// generator; checks the device.
 void apply_runtime_options(const RuntimeOptions& options);
 
 void add_simulate_command(CLI::App& app);

@@ -6,12 +6,17 @@
 
 #include "cli/commands.h"
 #include "fovea/error.h"
+#include "fovea/nn/kernels/caching_cpu_allocator.h"
+#include "fovea/nn/kernels/kernel_set.h"
 
 namespace fovea::cli {
 
 void add_runtime_options(CLI::App* command, RuntimeOptions& options, bool with_seed) {
   command->add_option("--device", options.device, "cpu or cuda")->capture_default_str();
   command->add_option("--threads", options.threads, "CPU threads (0: all cores)")->capture_default_str();
+  command->add_option("--kernels", options.kernels,
+                      "reference (LibTorch's ops, as openretina/minimodel) or fast (fovea's CPU kernels)")
+      ->capture_default_str();
   if (with_seed) command->add_option("--seed", options.seed, "seed of every random generator (train: default the config's seed)")->capture_default_str();
 }
 
@@ -22,6 +27,9 @@ void apply_runtime_options(const RuntimeOptions& options) {
     fail("--device " + options.device, "CUDA is not available in this LibTorch build or on this machine");
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(std::max(1, threads));
+  const auto kernels = fovea::nn::parse_kernel_set(options.kernels);
+  fovea::nn::set_kernel_set(kernels);
+  if (kernels == fovea::nn::KernelSet::fast) fovea::nn::install_caching_cpu_allocator();
   torch::manual_seed(options.seed);
 }
 

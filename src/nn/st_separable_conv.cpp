@@ -1,6 +1,8 @@
-// openretina's STSeparableBatchConv3d: the temporal basis, the dense kernel
-// and the conv3d, computed as the reference computes them so that its
-// checkpoints give the same outputs.
+// openretina's STSeparableBatchConv3d: the temporal basis and the kernels,
+// computed as the reference computes them so that its checkpoints give the
+// same outputs, then the convolution: the reference's dense kernel and
+// conv3d, or (fast kernels, float32 on the CPU, stride 1) the same function
+// as a spatial and a temporal convolution (kernels/st_separable.cpp).
 #include "fovea/nn/st_separable_conv.h"
 
 #include <torch/torch.h>
@@ -8,6 +10,8 @@
 #include <cmath>
 
 #include "fovea/error.h"
+#include "fovea/nn/kernels/kernel_set.h"
+#include "fovea/nn/kernels/st_separable.h"
 
 namespace fovea::nn {
 
@@ -109,8 +113,17 @@ at::Tensor STSeparableBatchConv3dImpl::dense_kernel(const at::Tensor& log_speed)
 at::Tensor STSeparableBatchConv3dImpl::forward_with_log_speed(const at::Tensor& x, const at::Tensor& log_speed) {
   TORCH_CHECK(x.dim() == 5 && x.size(1) == options_.in_channels, "STSeparableBatchConv3d expects (batch, ",
               options_.in_channels, ", time, height, width), got ", x.sizes());
-  const at::Tensor weight = dense_kernel(log_speed);
   const auto& s = options_.stride;
+  const std::array<int64_t, 3> k{options_.temporal_kernel_size, weight_spatial.size(3), weight_spatial.size(4)};
+  std::array<int64_t, 3> before = options_.padding.size, after = options_.padding.size;
+  if (options_.padding.same)  // as PyTorch: k - 1 in all, the smaller half before
+    for (int d = 0; d < 3; ++d) before[d] = (k[d] - 1) / 2, after[d] = k[d] - 1 - before[d];
+  bool fast = use_fast_cpu_kernel(x) && use_fast_cpu_kernel(weight_spatial) && s == std::array<int64_t, 3>{1, 1, 1} &&
+              x.numel() > 0;
+  for (int d = 0; d < 3; ++d) fast = fast && x.size(2 + d) + before[d] + after[d] >= k[d];
+  // Anything else (other devices, dtypes and strides, and invalid shapes, for LibTorch's own error) is the reference.
+  if (fast) return st_separable_conv3d(x, temporal_kernels(log_speed), spatial_kernels(), bias, before, after);
+  const at::Tensor weight = dense_kernel(log_speed);
   if (options_.padding.same)
     return at::conv3d(x, weight, bias, {s[0], s[1], s[2]}, "same");
   const auto& p = options_.padding.size;

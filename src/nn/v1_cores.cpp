@@ -4,6 +4,10 @@
 
 #include <torch/torch.h>
 
+#include <array>
+#include <optional>
+
+#include "fovea/nn/kernels/depthwise_conv2d.h"
 #include "json_fields.h"
 
 namespace fovea::nn {
@@ -16,6 +20,15 @@ at::Tensor activate(const at::Tensor& x, const std::string& activation) {
   return x;
 }
 
+// The same, overwriting x: for a tensor the layer has just made and nothing
+// else holds (the BN output: BN's backward keeps its input, not its output),
+// so that the activation needs no second buffer of the layer's size.
+at::Tensor activate_in_place(at::Tensor x, const std::string& activation) {
+  if (activation == "elu") return torch::elu_(x);
+  if (activation == "relu") return torch::relu_(x);
+  return x;
+}
+
 torch::nn::Conv2d make_conv(int64_t in, int64_t out, int64_t k, int64_t stride = 1, int64_t groups = 1,
                             bool bias = false) {
   auto conv = torch::nn::Conv2d(
@@ -23,6 +36,19 @@ torch::nn::Conv2d make_conv(int64_t in, int64_t out, int64_t k, int64_t stride =
   // minimodel initialises every conv weight with xavier_normal_.
   torch::nn::init::xavier_normal_(conv->weight);
   return conv;
+}
+
+// The padding of a depthwise conv that depthwise_conv2d computes (no bias,
+// stride 1, dilation 1, zero padding given as sizes: minimodel's), or nothing.
+std::optional<std::array<int64_t, 2>> depthwise_padding(const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  auto ones = [](const torch::ExpandingArray<2>& a) { return a->at(0) == 1 && a->at(1) == 1; };
+  const bool plain = !conv.bias.defined() && o.groups() == o.in_channels() && o.in_channels() == o.out_channels() &&
+                     ones(o.stride()) && ones(o.dilation()) && padding &&
+                     c10::get_if<torch::enumtype::kZeros>(&o.padding_mode());
+  if (!plain) return std::nullopt;
+  return std::array<int64_t, 2>{(*padding)->at(0), (*padding)->at(1)};
 }
 
 void check_activation(const std::string& activation) {
@@ -88,15 +114,20 @@ MinimodelLayerImpl::MinimodelLayerImpl(const MinimodelCoreOptions& o, int64_t in
 }
 
 at::Tensor MinimodelLayerImpl::forward(at::Tensor x) {
-  if (conv) {
-    x = conv->forward(x);
-  } else {
-    x = in_depth_conv->forward(x);
+  if (conv) return forward_after_conv(conv->forward(x));
+  x = in_depth_conv->forward(x);
+  // The module keeps the parameter (names, checkpoints); fovea's depthwise
+  // kernel computes the convolution wherever it is the same function.
+  if (auto padding = depthwise_padding(*spatial_conv))
+    x = depthwise_conv2d(x, spatial_conv->weight, *padding);
+  else
     x = spatial_conv->forward(x);
-    if (out_depth_conv) x = out_depth_conv->forward(x);
-  }
-  if (norm) x = norm->forward(x);
-  x = activate(x, activation_);
+  if (out_depth_conv) x = out_depth_conv->forward(x);
+  return forward_after_conv(x);
+}
+
+at::Tensor MinimodelLayerImpl::forward_after_conv(at::Tensor x) {
+  x = norm ? activate_in_place(norm->forward(x), activation_) : activate(x, activation_);
   if (pool_) x = avgpool_ ? torch::avg_pool2d(x, 2) : torch::max_pool2d(x, 2);
   return x;
 }
@@ -110,6 +141,13 @@ MinimodelCore::MinimodelCore(const MinimodelCoreOptions& options) : options_(opt
 at::Tensor MinimodelCore::forward_layers(const at::Tensor& input, int64_t n) {
   at::Tensor x = input;
   for (int64_t i = 0; i < n; ++i) x = layers_[i]->forward(x);
+  return x;
+}
+
+at::Tensor MinimodelCore::forward_from_first_conv(const at::Tensor& first_conv_output) {
+  TORCH_CHECK(layers_[0]->conv, "the first layer of a minimodel core is a standard convolution");
+  at::Tensor x = layers_[0]->forward_after_conv(first_conv_output);
+  for (int64_t i = 1; i < n_layers(); ++i) x = layers_[i]->forward(x);
   return x;
 }
 

@@ -57,11 +57,13 @@ std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::strin
   nlohmann::json cfg = config;
   cfg["init"]["first_layer_from"] = full_model_path;
   std::vector<MinimodelRow> rows;
+  // Every minimodel freezes the same first conv: its outputs are computed once.
+  auto first_conv_cache = std::make_shared<FirstConvCache>();
   for (size_t i = 0; i < neurons.size(); ++i) {
     const int64_t n = neurons[i];
     spdlog::info("minimodel {}/{}: neuron {}", i + 1, neurons.size(), n);
     auto one = select_neurons(dataset, torch::tensor({n}, torch::kInt64));
-    auto run = train_v1(cfg, one, "", show_progress);
+    auto run = train_v1(cfg, one, "", show_progress, first_conv_cache);
     run.model->spec()["minimodel"] = true;
     run.model->spec()["provenance"]["neuron"] = n;
     run.model->spec()["provenance"]["full_model"] = full_model_path;

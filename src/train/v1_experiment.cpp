@@ -79,7 +79,7 @@ void copy_first_layer(const nn::Model& source, nn::Model& target, bool freeze) {
 }
 
 V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv,
-                       bool show_progress) {
+                       bool show_progress, std::shared_ptr<FirstConvCache> first_conv_cache) {
   const Json& model_cfg = section(config, "model");
   const Json& t = section(config, "training");
   const uint64_t seed = get<uint64_t>(config, "seed", 0);
@@ -113,6 +113,7 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   data.image_index = dataset.train_image_index;
   data.train_trials = dataset.itrain;
   data.val_trials = dataset.ival;
+  data.first_conv_cache = std::move(first_conv_cache);
 
   V1TrainingRun run;
   run.model = model;
@@ -137,6 +138,7 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   recipe.wd_channels = get<double>(wd, "channels", recipe.wd_channels);
   recipe.wd_bias = get<double>(wd, "bias", recipe.wd_bias);
   recipe.clamp_spatial = get<bool>(t, "clamp_spatial", recipe.clamp_spatial);
+  recipe.first_conv_cache_mb = get<int64_t>(t, "first_conv_cache_mb", recipe.first_conv_cache_mb);
   recipe.seed = seed;
 
   TrainerOptions options;

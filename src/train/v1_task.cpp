@@ -3,7 +3,11 @@
 
 #include <torch/torch.h>
 
+#include <spdlog/spdlog.h>
+
 #include "fovea/error.h"
+#include "fovea/nn/kernels/kernel_set.h"
+#include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
 
 namespace fovea::train {
@@ -31,6 +35,51 @@ V1Task::V1Task(std::shared_ptr<nn::Model> model, V1TrainingData data, V1Recipe r
   if (recipe_.batch_size < 1) fail("training recipe", "batch_size must be at least 1");
   if (data_.train_trials.numel() == 0) fail("training data", "there are no training trials");
   if (data_.val_trials.numel() == 0) fail("training data", "there are no validation trials");
+  if (nn::kernel_set() == nn::KernelSet::fast) cache_first_conv();
+}
+
+void V1Task::cache_first_conv() {
+  auto core = std::dynamic_pointer_cast<nn::MinimodelCore>(model_->core());
+  if (recipe_.first_conv_cache_mb <= 0 || !core || !core->layer(0)->conv ||
+      core->layer(0)->conv->weight.requires_grad())
+    return;
+  auto conv = core->layer(0)->conv;
+  auto cache = data_.first_conv_cache ? data_.first_conv_cache : std::make_shared<FirstConvCache>();
+  // The images training and validation show, each once.
+  at::Tensor rows = std::get<0>(at::_unique(
+      data_.image_index.index_select(0, torch::cat({data_.train_trials, data_.val_trials})), /*sorted=*/true));
+  const bool reusable = cache->outputs.defined() && cache->outputs.device() == device_ &&
+                        torch::equal(cache->weight, conv->weight.detach()) &&
+                        (cache->slot.index_select(0, rows) >= 0).all().item<bool>();
+  if (!reusable) {
+    torch::NoGradGuard no_grad;
+    const auto shape = conv->forward(data_.images.narrow(0, 0, 1).to(device_)).sizes();
+    const double mb = 4.0 * static_cast<double>(rows.size(0)) * shape[1] * shape[2] * shape[3] / (1 << 20);
+    if (mb > static_cast<double>(recipe_.first_conv_cache_mb)) {
+      spdlog::info("frozen first layer: its outputs would take {:.0f} MB (first_conv_cache_mb {}); computed per batch",
+                   mb, recipe_.first_conv_cache_mb);
+      return;
+    }
+    std::vector<at::Tensor> chunks;
+    for (int64_t start = 0; start < rows.size(0); start += recipe_.batch_size) {
+      at::Tensor chunk = rows.narrow(0, start, std::min(recipe_.batch_size, rows.size(0) - start));
+      chunks.push_back(conv->forward(data_.images.index_select(0, chunk).to(device_)));
+    }
+    cache->weight = conv->weight.detach().clone();
+    cache->outputs = torch::cat(chunks, 0);
+    cache->slot = torch::full({data_.images.size(0)}, -1, torch::kInt64);
+    cache->slot.index_put_({rows}, torch::arange(rows.size(0)));
+    spdlog::debug("frozen first layer: outputs of {} images cached ({:.0f} MB)", rows.size(0), mb);
+  }
+  cache_ = cache;
+}
+
+at::Tensor V1Task::predict_trials(const at::Tensor& trials) {
+  at::Tensor rows = data_.image_index.index_select(0, trials);
+  if (!cache_) return model_->forward(data_.images.index_select(0, rows).to(device_));
+  auto core = std::static_pointer_cast<nn::MinimodelCore>(model_->core());
+  at::Tensor slots = cache_->slot.index_select(0, rows).to(device_);
+  return model_->readout()->forward(core->forward_from_first_conv(cache_->outputs.index_select(0, slots)), "");
 }
 
 std::vector<BatchRef> V1Task::epoch_batches(int64_t epoch) {
@@ -46,9 +95,8 @@ std::vector<BatchRef> V1Task::epoch_batches(int64_t epoch) {
 }
 
 at::Tensor V1Task::batch_loss(const BatchRef& batch) {
-  at::Tensor images = data_.images.index_select(0, data_.image_index.index_select(0, batch.indices)).to(device_);
   at::Tensor target = data_.responses.index_select(0, batch.indices).to(device_);
-  return v1_loss(*model_, model_->forward(images), target, recipe_.hoyer_square);
+  return v1_loss(*model_, predict_trials(batch.indices), target, recipe_.hoyer_square);
 }
 
 double V1Task::validation_score() {
@@ -57,8 +105,7 @@ double V1Task::validation_score() {
   const auto& trials = data_.val_trials;
   for (int64_t start = 0; start < trials.size(0); start += recipe_.batch_size) {
     at::Tensor idx = trials.narrow(0, start, std::min(recipe_.batch_size, trials.size(0) - start));
-    at::Tensor images = data_.images.index_select(0, data_.image_index.index_select(0, idx)).to(device_);
-    preds.push_back(model_->forward(images).to(torch::kCPU));
+    preds.push_back(predict_trials(idx).to(torch::kCPU));
   }
   return mean_variance_explained(torch::cat(preds, 0), data_.responses.index_select(0, trials));
 }

@@ -6,8 +6,12 @@
 //   bias                       (O), optional
 //   _log_speed_default         buffer [1] = 0
 // The temporal kernel is a masked sine/cosine series whose time axis is
-// stretched by exp(log_speed); the dense kernel W = w_t ⊗ w_s is rebuilt and
-// one conv3d runs, as in the reference (the faster two-step form comes later).
+// stretched by exp(log_speed). With the reference kernels (and for other
+// devices, dtypes or strides) the dense kernel W = w_t ⊗ w_s is rebuilt and one
+// conv3d runs, as in the reference; the fast kernels (float32 on the CPU,
+// stride 1) compute the same function as a spatial and a temporal convolution,
+// kh kw + kt multiply-adds per (o, i) and output instead of kh kw kt
+// (kernels/st_separable.h).
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
 

@@ -35,6 +35,8 @@ class MinimodelLayerImpl : public torch::nn::Module {
  public:
   MinimodelLayerImpl(const MinimodelCoreOptions& options, int64_t index);
   at::Tensor forward(at::Tensor x);
+  // The layer after its (standard) convolution: BN -> activation [-> pool].
+  at::Tensor forward_after_conv(at::Tensor conv_output);
   // The modules, for analyses and figures. Undefined when absent.
   torch::nn::Conv2d conv{nullptr};            // layer0 or non-separable layers
   torch::nn::Conv2d in_depth_conv{nullptr};   // separable layers: 1x1 in -> S
@@ -58,6 +60,10 @@ class MinimodelCore : public Core {
   int64_t n_layers() const { return static_cast<int64_t>(layers_.size()); }
   // Output of the first `n` layers (n = n_layers(): the core's output).
   at::Tensor forward_layers(const at::Tensor& input, int64_t n);
+  // The core's output from layer0's convolution output (before its BN). A
+  // frozen layer0 conv gives the same output every epoch, so training can
+  // compute it once per image and start here.
+  at::Tensor forward_from_first_conv(const at::Tensor& first_conv_output);
 
  private:
   MinimodelCoreOptions options_;

@@ -13,6 +13,7 @@
 #include "fovea/data/v1_dataset.h"
 #include "fovea/nn/model.h"
 #include "fovea/train/trainer.h"
+#include "fovea/train/v1_task.h"
 
 namespace fovea::train {
 
@@ -31,8 +32,10 @@ struct V1TrainingRun {
 // it in closed form for a ridge readout) and returns it in eval mode. Writes
 // `metrics_csv` per epoch when given. The model's spec records the data
 // preprocessing and the training provenance.
+// `first_conv_cache` lets runs with the same frozen first conv (minimodels of
+// one full model) share its outputs (see V1TrainingData).
 V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv = "",
-                       bool show_progress = true);
+                       bool show_progress = true, std::shared_ptr<FirstConvCache> first_conv_cache = nullptr);
 
 // Copies the first conv layer of `source` into `target` (bilinear resize as
 // cv2.resize when the kernel sizes differ) and freezes it, as minimodel does

@@ -22,6 +22,18 @@ struct V1Recipe {
   double wd_bias = 0.0;
   bool clamp_spatial = true;      // Wy, Wx >= 0
   uint64_t seed = 0;
+  // With the fast kernels, a frozen first conv (minimodels) is computed once
+  // per image and kept, when that takes at most this many MB; 0: never.
+  int64_t first_conv_cache_mb = 4096;
+};
+
+// The outputs of a frozen first conv (minimodels) for the images training
+// uses: computed once and shared by every task that trains a model with the
+// same frozen conv, so that fitting many minimodels pays for it once.
+struct FirstConvCache {
+  at::Tensor weight;   // the conv weight the outputs were computed with
+  at::Tensor slot;     // (N_images,) int64: the image's row in outputs, or -1
+  at::Tensor outputs;  // (cached images, n_conv, H, W), before layer0's BN
 };
 
 // The data the task samples from; tensors stay where they are (CPU) and each
@@ -32,6 +44,9 @@ struct V1TrainingData {
   at::Tensor image_index;        // (trials,) int64
   at::Tensor train_trials;       // int64 indices into trials
   at::Tensor val_trials;         // int64 indices into trials
+  // Used with the fast kernels when the model's first conv is frozen; filled
+  // by the first task that uses it. Null: the task makes its own.
+  std::shared_ptr<FirstConvCache> first_conv_cache;
 };
 
 class V1Task : public TrainingTask {
@@ -43,12 +58,19 @@ class V1Task : public TrainingTask {
   std::string score_name() const override { return "val_varexp"; }
   std::vector<torch::optim::OptimizerParamGroup> param_groups() override;
   void after_step() override;
+  // The frozen first conv's outputs, when they are cached (see V1Recipe).
+  std::shared_ptr<FirstConvCache> first_conv_cache() const { return cache_; }
 
  private:
+  void cache_first_conv();
+  // The model's predictions for the images of these trials.
+  at::Tensor predict_trials(const at::Tensor& trials);
+
   std::shared_ptr<nn::Model> model_;
   V1TrainingData data_;
   V1Recipe recipe_;
   torch::Device device_;
+  std::shared_ptr<FirstConvCache> cache_;  // null when the first conv is computed per batch
 };
 
 // The V1 loss of a batch: mean over neurons of the summed Poisson loss plus

@@ -1,0 +1,31 @@
+"""What the baseline scripts share: best-of-n timing and the peak resident
+memory of a case, measured as bench/measure.h measures fovea's (the kernel's
+high-water mark VmHWM, reset through /proc/self/clear_refs before the case)."""
+import re
+import time
+
+
+def reset_peak_memory():
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_memory_mb():
+    with open("/proc/self/status") as f:
+        return int(re.search(r"VmHWM:\s+(\d+)", f.read()).group(1)) / 1024.0
+
+
+def best_of(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def measure(out, key, fn, repeats):
+    """Stores the best-of-n seconds under `key` and the peak MB under `key`_mb."""
+    reset_peak_memory()
+    out[key] = best_of(fn, repeats)
+    out[key + "_mb"] = peak_memory_mb()

@@ -1,0 +1,65 @@
+// bench_depthwise: minimodel's 9×9 depthwise convolution (the V1 full model's
+// spatial conv: batch 100, 320 channels, 33×65 maps, padding 4) in LibTorch
+// (at::conv2d on NCHW and on channels-last tensors) and in fovea's kernel:
+// the forward alone, and forward + backward (input and weight gradients).
+// Prints best-of-n seconds and GFLOP/s. With --cache 1 (the default) fovea's
+// caching CPU allocator serves every row, as in the fovea command line with
+// the fast kernels; --cache 0 leaves glibc's malloc, whose fresh mmap of each
+// large tensor page-faults on first touch (costly on some VMs).
+//   bench_depthwise [--batch 100] [--threads 2] [--repeats 3] [--cache 1]
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "baseline_runner.h"
+#include "fovea/nn/kernels/caching_cpu_allocator.h"
+#include "fovea/nn/kernels/depthwise_conv2d.h"
+#include "fovea/nn/kernels/kernel_set.h"
+
+int main(int argc, char** argv) {
+  std::map<std::string, int64_t> opt = {{"--batch", 100}, {"--threads", 2}, {"--repeats", 3}, {"--cache", 1}};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!opt.count(argv[i])) {
+      std::fprintf(stderr, "unknown option %s (known: --batch, --threads, --repeats, --cache)\n", argv[i]);
+      return 2;
+    }
+    opt[argv[i]] = std::stoll(argv[i + 1]);
+  }
+  at::set_num_threads(static_cast<int>(opt["--threads"]));
+  if (opt["--cache"]) fovea::nn::install_caching_cpu_allocator();
+  const int repeats = static_cast<int>(opt["--repeats"]);
+  const int64_t B = opt["--batch"], C = 320, H = 33, W = 65, k = 9, pad = 4;
+  torch::manual_seed(0);
+  const auto x = torch::randn({B, C, H, W}), w = torch::randn({C, 1, k, k}) * 0.1, gout = torch::randn({B, C, H, W});
+  const double gflop = 2.0 * B * C * H * W * k * k / 1e9;  // one pass; backward = two passes
+
+  std::printf("depthwise conv %lldx%lldx%lldx%lld, k %lld, padding %lld, %d threads, %s (best of %d)\n",
+              static_cast<long long>(B), static_cast<long long>(C), static_cast<long long>(H),
+              static_cast<long long>(W), static_cast<long long>(k), static_cast<long long>(pad),
+              at::get_num_threads(), opt["--cache"] ? "caching allocator" : "malloc", repeats);
+  std::printf("%-26s %12s %10s %16s %10s\n", "", "forward (s)", "GFLOP/s", "fwd+bwd (s)", "GFLOP/s");
+  auto row = [&](const char* name, fovea::nn::KernelSet kernels, at::MemoryFormat format) {
+    fovea::nn::ScopedKernelSet scoped(kernels);
+    const auto xf = x.contiguous(format), gf = gout.contiguous(format);
+    auto forward = [&] {
+      torch::NoGradGuard no_grad;
+      fovea::nn::depthwise_conv2d(xf, w, {pad, pad});
+    };
+    auto forward_backward = [&] {
+      auto xi = xf.detach().requires_grad_(), wi = w.detach().requires_grad_();
+      fovea::nn::depthwise_conv2d(xi, wi, {pad, pad}).backward(gf);
+    };
+    forward();  // warm-up (allocations, oneDNN primitives)
+    const double f = fovea::bench::best_of(repeats, forward);
+    forward_backward();
+    const double fb = fovea::bench::best_of(repeats, forward_backward);
+    std::printf("%-26s %12.3f %10.1f %16.3f %10.1f\n", name, f, gflop / f, fb, 3 * gflop / fb);
+  };
+  using fovea::nn::KernelSet;
+  row("at::conv2d NCHW", KernelSet::reference, at::MemoryFormat::Contiguous);
+  row("at::conv2d channels-last", KernelSet::reference, at::MemoryFormat::ChannelsLast);
+  row("fovea fast kernel", KernelSet::fast, at::MemoryFormat::Contiguous);
+  return 0;
+}

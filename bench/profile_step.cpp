@@ -1,0 +1,110 @@
+// profile_step: one training step (forward + backward) and one inference
+// batch of a benchmarked model under LibTorch's profiler, summarised as the
+// self time per operation, largest first: where fovea's time goes.
+//   profile_step v1|minimodel|retina [--kernels fast|reference] [--threads 2] [--batch 100]
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+
+#include "bench_models.h"
+#include "bench_options.h"
+#include "fovea/nn/model.h"
+#include "fovea/train/v1_experiment.h"
+
+namespace {
+
+// Self time per op name from a Chrome trace: an event's duration minus that
+// of the events nested in it on the same thread.
+void print_self_times(const std::string& trace, const std::string& title) {
+  auto events = nlohmann::json::parse(trace);
+  if (events.is_object()) events = events["traceEvents"];
+  std::map<int64_t, std::vector<nlohmann::json>> by_thread;
+  for (auto& e : events)
+    if (e.value("ph", "") == "X") by_thread[e.value("tid", int64_t(0))].push_back(e);
+  std::map<std::string, std::pair<double, int>> self;  // name -> (µs, calls)
+  double total = 0;
+  for (auto& [tid, list] : by_thread) {
+    std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) { return a["ts"].template get<double>() < b["ts"].template get<double>(); });
+    std::vector<std::pair<double, std::string>> stack;  // (end, name)
+    for (const auto& e : list) {
+      const double ts = e["ts"].get<double>(), dur = e["dur"].get<double>();
+      while (!stack.empty() && stack.back().first <= ts) stack.pop_back();
+      const std::string name = e.value("name", "?");
+      if (!stack.empty()) self[stack.back().second].first -= dur;
+      else total += dur;
+      self[name].first += dur;
+      self[name].second += 1;
+      stack.push_back({ts + dur, name});
+    }
+  }
+  std::vector<std::pair<std::string, std::pair<double, int>>> rows(self.begin(), self.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  std::printf("%s: %.3f s in profiled ops\n", title.c_str(), total / 1e6);
+  for (size_t i = 0; i < std::min<size_t>(rows.size(), 18); ++i)
+    std::printf("  %-44s %9.3f s %5.1f%% %6d calls\n", rows[i].first.c_str(), rows[i].second.first / 1e6,
+                100 * rows[i].second.first / total, rows[i].second.second);
+}
+
+template <typename F>
+void profile(const std::string& title, F&& f) {
+  f();  // warm-up
+  const auto before = fovea::nn::caching_cpu_allocator_stats();
+  std::ostringstream out;
+  {
+    torch::autograd::profiler::RecordProfile guard(out);
+    f();
+  }
+  const auto after = fovea::nn::caching_cpu_allocator_stats();
+  print_self_times(out.str(), title);
+  std::printf("  caching allocator: %zu hits, %zu misses, %.0f MB cached after, peak in use %.0f MB\n",
+              after.hits - before.hits, after.misses - before.misses, after.cached_bytes / 1048576.0,
+              after.peak_in_use_bytes / 1048576.0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: profile_step v1|minimodel|retina [--kernels fast|reference] [--threads 2] [--batch 100]\n";
+    return 2;
+  }
+  const std::string which = argv[1];
+  std::map<std::string, int64_t> opt = {{"--threads", 2}, {"--batch", 100}};
+  if (!fovea::bench::parse_options(argc - 1, argv + 1, opt)) return 2;
+  at::set_num_threads(static_cast<int>(opt["--threads"]));
+  torch::manual_seed(0);
+  const int64_t batch = opt["--batch"];
+  nlohmann::json spec;
+  at::Tensor x;
+  if (which == "v1" || which == "minimodel") {
+    spec = fovea::bench::v1_spec(which == "v1" ? 500 : 1, which == "minimodel");
+    x = torch::randn({batch, 1, 66, 130});
+  } else if (which == "retina") {
+    spec = fovea::bench::retina_spec({{"s0", 100}}, 50 + 30);
+    x = torch::randn({batch, 2, 80, 18, 16});
+  } else {
+    std::cerr << "unknown model " << which << "\n";
+    return 2;
+  }
+  auto model = fovea::nn::build_model(spec);
+  if (which == "minimodel") {
+    auto full = fovea::nn::build_model(fovea::bench::v1_spec(1, false));
+    fovea::train::copy_first_layer(*full, *model, true);
+  }
+  std::cout << which << ", batch " << batch << ", kernels " << fovea::nn::to_string(fovea::nn::kernel_set()) << "\n";
+  model->train();
+  profile("training step", [&] { model->forward(x).sum().backward(); });
+  model->eval();
+  profile("inference", [&] {
+    torch::NoGradGuard no_grad;
+    model->forward(x);
+  });
+  return 0;
+}

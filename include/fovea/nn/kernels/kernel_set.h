@@ -1,0 +1,40 @@
+#pragma once
+// Which implementation runs the hot operations of the models.
+//   reference: LibTorch's own ops, computed as openretina / minimodel compute
+//              them (the dense space-time kernel and conv3d, at::conv2d for
+//              the depthwise convolution, ...).
+//   fast:      fovea's CPU kernels (src/nn/kernels/), the same functions with
+//              hand-written forward and backward passes. Used only for float32
+//              tensors on the CPU; other devices and dtypes fall back on the
+//              reference op, so CUDA keeps working through LibTorch.
+// The choice is process-wide (the CLI's --kernels); fast is the default.
+#include <ATen/core/Tensor.h>
+
+#include <string>
+
+namespace fovea::nn {
+
+enum class KernelSet { reference, fast };
+
+KernelSet kernel_set();
+void set_kernel_set(KernelSet kernels);
+// "reference" or "fast"; anything else throws fovea::Error naming `where`.
+KernelSet parse_kernel_set(const std::string& name, const std::string& where = "--kernels");
+std::string to_string(KernelSet kernels);
+
+// True when the fast kernels are selected and `x` is a float32 CPU tensor.
+bool use_fast_cpu_kernel(const at::Tensor& x);
+
+// Selects a kernel set for a scope (tests, benchmarks) and restores the old one.
+class ScopedKernelSet {
+ public:
+  explicit ScopedKernelSet(KernelSet kernels) : previous_(kernel_set()) { set_kernel_set(kernels); }
+  ~ScopedKernelSet() { set_kernel_set(previous_); }
+  ScopedKernelSet(const ScopedKernelSet&) = delete;
+  ScopedKernelSet& operator=(const ScopedKernelSet&) = delete;
+
+ private:
+  KernelSet previous_;
+};
+
+}  // namespace fovea::nn

@@ -1,0 +1,30 @@
+// The process-wide choice between LibTorch's reference ops and fovea's kernels.
+#include "fovea/nn/kernels/kernel_set.h"
+
+#include <atomic>
+
+#include "fovea/error.h"
+
+namespace fovea::nn {
+
+namespace {
+std::atomic<KernelSet> current{KernelSet::fast};
+}
+
+KernelSet kernel_set() { return current.load(std::memory_order_relaxed); }
+
+void set_kernel_set(KernelSet kernels) { current.store(kernels, std::memory_order_relaxed); }
+
+KernelSet parse_kernel_set(const std::string& name, const std::string& where) {
+  if (name == "reference") return KernelSet::reference;
+  if (name == "fast") return KernelSet::fast;
+  fail(where, "must be 'reference' or 'fast', got '" + name + "'");
+}
+
+std::string to_string(KernelSet kernels) { return kernels == KernelSet::fast ? "fast" : "reference"; }
+
+bool use_fast_cpu_kernel(const at::Tensor& x) {
+  return kernel_set() == KernelSet::fast && x.device().is_cpu() && x.scalar_type() == at::kFloat;
+}
+
+}  // namespace fovea::nn

@@ -1,0 +1,54 @@
+// The caching CPU allocator: large blocks are reused, and a miss gives back
+// cached memory before it takes new memory.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "fovea/nn/kernels/caching_cpu_allocator.h"
+
+namespace fovea::nn {
+namespace {
+
+TEST(CachingCpuAllocator, ReusesAFreedBlockOfTheSameSize) {
+  install_caching_cpu_allocator();
+  release_cached_cpu_memory();
+  void* first = nullptr;
+  {
+    at::Tensor a = torch::ones({1 << 20});  // 4 MB
+    first = a.data_ptr();
+  }
+  EXPECT_GE(caching_cpu_allocator_stats().cached_bytes, size_t(4) << 20);
+  const auto before = caching_cpu_allocator_stats();
+  at::Tensor b = torch::zeros({1 << 20});
+  EXPECT_EQ(b.data_ptr(), first);
+  EXPECT_EQ(caching_cpu_allocator_stats().hits, before.hits + 1);
+  // The reused block holds the new tensor's values, not the old ones.
+  EXPECT_EQ(b.sum().item<float>(), 0.0f);
+}
+
+TEST(CachingCpuAllocator, AMissReleasesCachedMemoryFirst) {
+  install_caching_cpu_allocator();
+  release_cached_cpu_memory();
+  { at::Tensor a = torch::ones({1 << 20}); }
+  const size_t cached = caching_cpu_allocator_stats().cached_bytes;
+  ASSERT_GE(cached, size_t(4) << 20);
+  at::Tensor other = torch::ones({3 << 20});  // 12 MB: no cached block fits
+  EXPECT_EQ(caching_cpu_allocator_stats().cached_bytes, 0u);
+  EXPECT_FLOAT_EQ(other.sum().item<float>(), static_cast<float>(3 << 20));
+}
+
+TEST(CachingCpuAllocator, SmallTensorsAndAutogradWork) {
+  install_caching_cpu_allocator();
+  at::Tensor w = torch::randn({64, 64}, torch::requires_grad());
+  for (int i = 0; i < 3; ++i) {
+    at::Tensor x = torch::randn({2048, 64});
+    at::Tensor loss = x.mm(w).pow(2).sum();
+    loss.backward();
+  }
+  at::Tensor x = torch::ones({2048, 64});
+  w.grad().zero_();
+  x.mm(w).sum().backward();
+  EXPECT_TRUE(torch::allclose(w.grad(), torch::full({64, 64}, 2048.0f)));
+}
+
+}  // namespace
+}  // namespace fovea::nn

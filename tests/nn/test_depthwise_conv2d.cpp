@@ -1,0 +1,165 @@
+// fovea's depthwise convolution against LibTorch's: forward, grad input and
+// grad weight on random inputs of many shapes, the frozen cases, the fallback
+// to at::conv2d, and minimodel's core with fast and reference kernels.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <deque>
+#include <set>
+
+#include "fovea/nn/kernels/depthwise_conv2d.h"
+#include "fovea/nn/kernels/kernel_set.h"
+#include "fovea/nn/v1_cores.h"
+#include "test_util.h"
+
+using fovea::nn::depthwise_conv2d;
+using fovea::nn::KernelSet;
+using fovea::nn::ScopedKernelSet;
+
+namespace {
+
+// max|a − b| / max|b|, in float64.
+double max_relative_error(const at::Tensor& a, const at::Tensor& b) {
+  auto x = a.to(at::kDouble), y = b.to(at::kDouble);
+  return (x - y).abs().max().item<double>() / y.abs().max().item<double>();
+}
+
+// True when the autograd graph of `t` contains a node whose name contains `name`.
+bool graph_contains(const at::Tensor& t, const std::string& name) {
+  std::deque<torch::autograd::Node*> todo{t.grad_fn().get()};
+  std::set<torch::autograd::Node*> seen;
+  while (!todo.empty()) {
+    auto* node = todo.front();
+    todo.pop_front();
+    if (!node || !seen.insert(node).second) continue;
+    if (node->name().find(name) != std::string::npos) return true;
+    for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
+  }
+  return false;
+}
+
+struct Shape {
+  int64_t b, c, h, w, kh, kw, ph, pw;
+};
+
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << "B" << s.b << " C" << s.c << " " << s.h << "x" << s.w << " k" << s.kh << "x" << s.kw << " pad " << s.ph
+      << "," << s.pw;
+}
+
+class DepthwiseConv2d : public ::testing::TestWithParam<Shape> {};
+
+// The fast kernel's output and gradients against at::conv2d's in float64.
+void expect_matches_reference(const Shape& s, bool channels_last = false) {
+  torch::manual_seed(s.b * 1000 + s.kh * 10 + s.kw);
+  auto x = torch::randn({s.b, s.c, s.h, s.w}), w = torch::randn({s.c, 1, s.kh, s.kw});
+  auto gout = torch::randn({s.b, s.c, s.h + 2 * s.ph - s.kh + 1, s.w + 2 * s.pw - s.kw + 1});
+
+  auto xd = x.to(at::kDouble).requires_grad_(), wd = w.to(at::kDouble).requires_grad_();
+  auto ref = at::conv2d(xd, wd, {}, 1, {s.ph, s.pw}, 1, s.c);
+  ref.backward(gout.to(at::kDouble));
+
+  ScopedKernelSet fast(KernelSet::fast);
+  auto xf = (channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x.clone()).requires_grad_();
+  auto wf = w.clone().requires_grad_();
+  auto out = depthwise_conv2d(xf, wf, {s.ph, s.pw});
+  EXPECT_TRUE(graph_contains(out, "DepthwiseConv2d")) << "the fast kernel did not run";
+  ASSERT_EQ(out.sizes(), ref.sizes());
+  out.backward(gout);
+  EXPECT_LE(max_relative_error(out, ref), 1e-5);
+  EXPECT_LE(max_relative_error(xf.grad(), xd.grad()), 1e-5);
+  EXPECT_LE(max_relative_error(wf.grad(), wd.grad()), 1e-5);
+}
+
+TEST_P(DepthwiseConv2d, MatchesLibTorchForwardAndGradients) { expect_matches_reference(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseConv2d,
+                         ::testing::Values(Shape{3, 5, 7, 11, 3, 3, 1, 1},    // odd sizes
+                                           Shape{2, 4, 5, 6, 9, 9, 4, 4},     // maps smaller than the kernel
+                                           Shape{2, 3, 8, 10, 3, 5, 1, 2},    // kh != kw
+                                           Shape{2, 3, 9, 7, 5, 2, 2, 1},     // kh != kw, one even
+                                           Shape{2, 3, 6, 9, 4, 4, 2, 2},     // even k: output one larger
+                                           Shape{2, 3, 5, 5, 1, 1, 0, 0},     // 1x1
+                                           Shape{1, 1, 13, 17, 5, 5, 2, 2},   // one plane
+                                           Shape{2, 3, 10, 12, 3, 3, 0, 0},   // no padding: smaller output
+                                           Shape{2, 2, 4, 5, 3, 3, 3, 4},     // padding beyond k - 1
+                                           Shape{4, 8, 33, 65, 9, 9, 4, 4}),  // minimodel's layer
+                         [](const auto& info) { return "shape" + std::to_string(info.index); });
+
+TEST(DepthwiseConv2dFast, ChannelsLastInputAndTwoThreads) {
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  expect_matches_reference({3, 7, 12, 20, 9, 9, 4, 4}, /*channels_last=*/true);
+  expect_matches_reference({5, 3, 9, 8, 3, 3, 1, 1});
+  at::set_num_threads(threads);
+}
+
+TEST(DepthwiseConv2dFast, FrozenWeightGivesOnlyTheInputGradient) {
+  ScopedKernelSet fast(KernelSet::fast);
+  auto x = torch::randn({2, 3, 9, 10}, torch::requires_grad()), w = torch::randn({3, 1, 3, 3});
+  depthwise_conv2d(x, w, {1, 1}).square().sum().backward();
+  auto xr = x.detach().clone().requires_grad_();
+  at::conv2d(xr, w, {}, 1, {1, 1}, 1, 3).square().sum().backward();
+  EXPECT_FALSE(w.grad().defined());
+  EXPECT_LE(max_relative_error(x.grad(), xr.grad()), 1e-5);
+}
+
+TEST(DepthwiseConv2dFast, InputWithoutGradGivesOnlyTheWeightGradient) {
+  ScopedKernelSet fast(KernelSet::fast);
+  auto x = torch::randn({2, 3, 9, 10}), w = torch::randn({3, 1, 5, 3}, torch::requires_grad());
+  depthwise_conv2d(x, w, {2, 1}).square().sum().backward();
+  auto wr = w.detach().clone().requires_grad_();
+  at::conv2d(x, wr, {}, 1, {2, 1}, 1, 3).square().sum().backward();
+  EXPECT_FALSE(x.grad().defined());
+  EXPECT_LE(max_relative_error(w.grad(), wr.grad()), 1e-5);
+}
+
+TEST(DepthwiseConv2dFast, DoubleBackwardThrows) {
+  ScopedKernelSet fast(KernelSet::fast);
+  auto x = torch::randn({1, 2, 5, 5}, torch::requires_grad()), w = torch::randn({2, 1, 3, 3});
+  auto loss = depthwise_conv2d(x, w, {1, 1}).square().sum();
+  const auto message = fovea::test::error_of([&] { torch::autograd::grad({loss}, {x}, {}, true, true); });
+  EXPECT_NE(message.find("double backward"), std::string::npos) << message;
+}
+
+TEST(DepthwiseConv2dFallback, ReferenceKernelsAndFloat64AreAtConv2dExactly) {
+  auto x = torch::randn({2, 3, 7, 8}), w = torch::randn({3, 1, 3, 3});
+  {
+    ScopedKernelSet reference(KernelSet::reference);
+    EXPECT_TRUE(torch::equal(depthwise_conv2d(x, w, {1, 1}), at::conv2d(x, w, {}, 1, {1, 1}, 1, 3)));
+    auto xd = x.to(at::kDouble), wd = w.to(at::kDouble);
+    EXPECT_TRUE(torch::equal(depthwise_conv2d(xd, wd, {1, 1}), at::conv2d(xd, wd, {}, 1, {1, 1}, 1, 3)));
+  }
+  ScopedKernelSet fast(KernelSet::fast);
+  auto xd = x.to(at::kDouble).requires_grad_(), wd = w.to(at::kDouble);
+  auto out = depthwise_conv2d(xd, wd, {1, 1});
+  EXPECT_TRUE(torch::equal(out, at::conv2d(xd, wd, {}, 1, {1, 1}, 1, 3)));
+  EXPECT_FALSE(graph_contains(out, "DepthwiseConv2d"));
+}
+
+// The whole core (1x1 → depthwise → 1x1 → BN → ELU, twice) with both kernel sets.
+TEST(DepthwiseConv2dV1Core, FastAndReferenceKernelsAgree) {
+  fovea::nn::Json spec = {{"type", "minimodel_core"}, {"n_layers", 3}, {"n_conv", 4}, {"n_conv_mid", 6},
+                          {"kernel_size", {5, 3}}};
+  torch::manual_seed(0);
+  fovea::nn::MinimodelCore core(fovea::nn::MinimodelCoreOptions::from_json(spec));
+  auto input = torch::randn({3, 1, 33, 65});
+  auto run = [&](KernelSet kernels) {
+    ScopedKernelSet scoped(kernels);
+    core.zero_grad();
+    auto out = core.forward(input);
+    out.square().sum().backward();
+    std::vector<at::Tensor> result{out.detach()};
+    for (const auto& p : core.parameters()) result.push_back(p.grad().clone());
+    return std::make_pair(result, graph_contains(out, "DepthwiseConv2d"));
+  };
+  const auto [fast, fast_ran] = run(KernelSet::fast);
+  const auto [reference, reference_ran] = run(KernelSet::reference);
+  EXPECT_TRUE(fast_ran);
+  EXPECT_FALSE(reference_ran);
+  ASSERT_EQ(fast.size(), reference.size());
+  for (size_t i = 0; i < fast.size(); ++i)
+    EXPECT_LE(max_relative_error(fast[i], reference[i]), 1e-5) << (i == 0 ? "output" : "gradient " + std::to_string(i));
+}
+
+}  // namespace
