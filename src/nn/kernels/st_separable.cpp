@@ -347,7 +347,7 @@ FOVEA_AVX512 void forward_avx512(const Plan& p, int64_t b0, int64_t b1, const fl
 }
 FOVEA_AVX512 void backward_avx512(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* g, float* dx,
                                   float* dw1, float* dw2, float* s) {
-  backward_range<12, 12>(p, b0, b1, x, g, dx, dw1, dw2, s);
+  backward_range<12, 16>(p, b0, b1, x, g, dx, dw1, dw2, s);
 }
 FOVEA_AVX2 void forward_avx2(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* bias, float* y,
                              float* s) {
@@ -373,9 +373,6 @@ struct Loops {
 
 const Loops& loops() {
   static const Loops chosen = [] {
-    const char* e = getenv("ST_ISA"); std::string isa = e ? e : "";
-    if (isa == "avx2") return Loops{forward_avx2, backward_avx2};
-    if (isa == "generic") return Loops{forward_generic, backward_generic};
 #if defined(__x86_64__)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
@@ -474,8 +471,7 @@ Costs costs(const Plan& p, bool need_dx, bool need_dw) {
 Plan best_plan(const Geometry& g, bool backward, bool need_dx, bool need_dw) {
   Plan s = make_plan(g, true), t = make_plan(g, false);
   const Costs cs = costs(s, need_dx, need_dw), ct = costs(t, need_dx, need_dw);
-  bool spatial = backward ? cs.backward <= ct.backward : cs.forward <= ct.forward;
-  if (getenv("ST_ORDER")) spatial = std::string(getenv("ST_ORDER")) == "s";
+  const bool spatial = backward ? cs.backward <= ct.backward : cs.forward <= ct.forward;
   return spatial ? std::move(s) : std::move(t);
 }
 
