@@ -42,6 +42,10 @@ int main(int argc, char** argv) {
   data.test_image_index = torch::arange(n, n + 50);
   data.test_responses = torch::rand({50, 2, neurons}) * 2;
   data.fev = torch::full({neurons}, 0.5, torch::kFloat64);
+  data.good_neurons = torch::ones({neurons}, torch::kBool);
+  data.response_std = torch::ones({neurons});
+  data.xpos = torch::rand({neurons}) * 130;
+  data.ypos = torch::rand({neurons}) * 66;
   fovea::data::split_train_val(n, 0.9, data.itrain, data.ival);
   data.origin = "bench data";
 
@@ -61,6 +65,8 @@ int main(int argc, char** argv) {
   fovea::io::write_npy((dir / "first_conv.npy").string(), core->layer(0)->conv->weight.detach());
 
   nlohmann::json config = fovea::train::default_minimodel_config(*full);
+  // The data are in memory; train_v1 records the files' names in the model's spec.
+  config["data"] = {{"images", (dir / "images.npy").string()}, {"responses", "in memory"}};
   config["training"]["period_epochs"] = {epochs};
   config["training"]["patience"] = epochs + 1;
   std::vector<int64_t> list;

@@ -1,15 +1,14 @@
 #pragma once
 // The command line every benchmark takes: integer options with defaults, and
-// --kernels fast|reference (fovea's kernel set, set up as the fovea command
-// line sets it up: src/cli/main.cpp).
+// --kernels fast|reference (fovea's kernel set and memory policy, selected
+// as the fovea command line selects them: nn::select_kernels).
 #include <cstdint>
 #include <iostream>
 #include <map>
 #include <string>
 
 #include "fovea/error.h"
-#include "fovea/nn/kernels/caching_cpu_allocator.h"
-#include "fovea/nn/kernels/kernel_set.h"
+#include "fovea/nn/kernels/select_kernels.h"
 
 namespace fovea::bench {
 
@@ -33,8 +32,7 @@ inline bool parse_options(int argc, char** argv, std::map<std::string, int64_t>&
     std::cerr << e.what() << "\n";
     return false;
   }
-  nn::set_kernel_set(kernels);
-  if (kernels == nn::KernelSet::fast) nn::install_caching_cpu_allocator();
+  nn::select_kernels(kernels);
   return true;
 }
 

@@ -15,6 +15,7 @@
 
 #include "bench_models.h"
 #include "bench_options.h"
+#include "fovea/nn/kernels/caching_cpu_allocator.h"
 #include "fovea/nn/model.h"
 #include "fovea/train/v1_experiment.h"
 

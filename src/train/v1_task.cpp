@@ -5,12 +5,32 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include "fovea/error.h"
 #include "fovea/nn/kernels/kernel_set.h"
 #include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
 
 namespace fovea::train {
+
+namespace {
+
+// The (channels, height, width) a conv answers for (C, h, w) images, from its
+// options (minimodel's convs pad explicitly).
+std::array<int64_t, 3> conv_output_shape(const torch::nn::detail::ConvNdOptions<2>& o, int64_t h, int64_t w) {
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  if (!padding) fail("frozen first layer", "its conv must have explicit padding");
+  const int64_t size[2] = {h, w};
+  std::array<int64_t, 3> shape{o.out_channels(), 0, 0};
+  for (int d = 0; d < 2; ++d)
+    shape[d + 1] = (size[d] + 2 * (*padding)->at(d) - o.dilation()->at(d) * (o.kernel_size()->at(d) - 1) - 1) /
+                       o.stride()->at(d) +
+                   1;
+  return shape;
+}
+
+}  // namespace
 
 at::Tensor v1_loss(nn::Model& model, const at::Tensor& prediction, const at::Tensor& target, double hoyer_square) {
   // Σ over the batch per neuron, then the mean over neurons.
@@ -53,8 +73,8 @@ void V1Task::cache_first_conv() {
                         (cache->slot.index_select(0, rows) >= 0).all().item<bool>();
   if (!reusable) {
     torch::NoGradGuard no_grad;
-    const auto shape = conv->forward(data_.images.narrow(0, 0, 1).to(device_)).sizes();
-    const double mb = 4.0 * static_cast<double>(rows.size(0)) * shape[1] * shape[2] * shape[3] / (1 << 20);
+    const auto shape = conv_output_shape(conv->options, data_.images.size(2), data_.images.size(3));
+    const double mb = 4.0 * static_cast<double>(rows.size(0)) * shape[0] * shape[1] * shape[2] / (1 << 20);
     if (mb > static_cast<double>(recipe_.first_conv_cache_mb)) {
       spdlog::info("frozen first layer: its outputs would take {:.0f} MB (first_conv_cache_mb {}); computed per batch",
                    mb, recipe_.first_conv_cache_mb);

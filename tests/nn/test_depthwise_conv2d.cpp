@@ -4,39 +4,19 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <deque>
-#include <set>
-
 #include "fovea/nn/kernels/depthwise_conv2d.h"
 #include "fovea/nn/kernels/kernel_set.h"
 #include "fovea/nn/v1_cores.h"
+#include "kernel_test_util.h"
 #include "test_util.h"
 
 using fovea::nn::depthwise_conv2d;
 using fovea::nn::KernelSet;
 using fovea::nn::ScopedKernelSet;
+using fovea::test::graph_contains;
+using fovea::test::max_relative_error;
 
 namespace {
-
-// max|a − b| / max|b|, in float64.
-double max_relative_error(const at::Tensor& a, const at::Tensor& b) {
-  auto x = a.to(at::kDouble), y = b.to(at::kDouble);
-  return (x - y).abs().max().item<double>() / y.abs().max().item<double>();
-}
-
-// True when the autograd graph of `t` contains a node whose name contains `name`.
-bool graph_contains(const at::Tensor& t, const std::string& name) {
-  std::deque<torch::autograd::Node*> todo{t.grad_fn().get()};
-  std::set<torch::autograd::Node*> seen;
-  while (!todo.empty()) {
-    auto* node = todo.front();
-    todo.pop_front();
-    if (!node || !seen.insert(node).second) continue;
-    if (node->name().find(name) != std::string::npos) return true;
-    for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
-  }
-  return false;
-}
 
 struct Shape {
   int64_t b, c, h, w, kh, kw, ph, pw;

@@ -6,13 +6,12 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <deque>
-#include <set>
 #include <string>
 
 #include "fovea/nn/kernels/kernel_set.h"
 #include "fovea/nn/kernels/st_separable.h"
 #include "fovea/nn/st_separable_conv.h"
+#include "kernel_test_util.h"
 #include "test_util.h"
 
 using fovea::nn::KernelSet;
@@ -20,29 +19,10 @@ using fovea::nn::Padding3d;
 using fovea::nn::ScopedKernelSet;
 using fovea::nn::STSeparableBatchConv3d;
 using fovea::nn::STSeparableBatchConv3dOptions;
+using fovea::test::graph_contains;
+using fovea::test::max_relative_error;
 
 namespace {
-
-// max|a − b| / max|b|, in float64 (max|a| where b is all zero).
-double max_relative_error(const at::Tensor& a, const at::Tensor& b) {
-  auto x = a.to(at::kDouble), y = b.to(at::kDouble);
-  const double scale = y.abs().max().item<double>(), error = (x - y).abs().max().item<double>();
-  return scale > 0 ? error / scale : error;
-}
-
-// True when the autograd graph of `t` contains a node whose name contains `name`.
-bool graph_contains(const at::Tensor& t, const std::string& name) {
-  std::deque<torch::autograd::Node*> todo{t.grad_fn().get()};
-  std::set<torch::autograd::Node*> seen;
-  while (!todo.empty()) {
-    auto* node = todo.front();
-    todo.pop_front();
-    if (!node || !seen.insert(node).second) continue;
-    if (node->name().find(name) != std::string::npos) return true;
-    for (const auto& edge : node->next_edges()) todo.push_back(edge.function.get());
-  }
-  return false;
-}
 
 struct Shape {
   int64_t b, in, out, t, h, w, kt, kh, kw;

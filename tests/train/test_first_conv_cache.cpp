@@ -108,4 +108,19 @@ TEST(FirstConvCache, ATrainableFirstConvOrAZeroBudgetIsNotCached) {
   EXPECT_EQ(no_budget.first_conv_cache(), nullptr);
 }
 
+TEST(FirstConvCache, TheBudgetIsComparedWithTheOutputsSize) {
+  ScopedKernelSet scope(KernelSet::fast);
+  // 25 images of 60x60; the 7x7 conv pads by 3: 25 x 4 x 60 x 60 floats, 1.37 MB.
+  auto d = data();
+  d.images = torch::randn({25, 1, 60, 60});
+  fovea::train::V1Recipe recipe;
+  recipe.first_conv_cache_mb = 1;
+  fovea::train::V1Task too_small(minimodel(), d, recipe, torch::kCPU);
+  EXPECT_EQ(too_small.first_conv_cache(), nullptr);
+  recipe.first_conv_cache_mb = 2;
+  fovea::train::V1Task enough(minimodel(), d, recipe, torch::kCPU);
+  ASSERT_NE(enough.first_conv_cache(), nullptr);
+  EXPECT_EQ(enough.first_conv_cache()->outputs.sizes(), (std::vector<int64_t>{25, 4, 60, 60}));
+}
+
 }  // namespace

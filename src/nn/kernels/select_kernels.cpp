@@ -1,0 +1,25 @@
+// The kernel set with its memory policy (see the header).
+#include "fovea/nn/kernels/select_kernels.h"
+
+#include <malloc.h>
+
+#include "fovea/nn/kernels/caching_cpu_allocator.h"
+
+namespace fovea::nn {
+
+namespace {
+// Blocks up to 32 MB (glibc's largest mmap threshold on 64-bit) come from the
+// heap; the heap's top is not trimmed back below 1 GB.
+constexpr int kMmapThreshold = 32 << 20;
+constexpr int kTrimThreshold = 1 << 30;
+}  // namespace
+
+void select_kernels(KernelSet kernels) {
+  set_kernel_set(kernels);
+  if (kernels != KernelSet::fast) return;
+  install_caching_cpu_allocator();
+  mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
+  mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
+}
+
+}  // namespace fovea::nn
