@@ -1,7 +1,11 @@
 // profile_step: one training step (forward + backward) and one inference
 // batch of a benchmarked model under LibTorch's profiler, summarised as the
 // self time per operation, largest first: where fovea's time goes.
-//   profile_step v1|minimodel|retina [--kernels fast|reference] [--threads 2] [--batch 100]
+// `minimodel-epoch` profiles a whole training epoch of a minimodel as
+// `fovea minimodels` trains it (V1Task: 300 trials, the frozen first conv
+// cached with the fast kernels, batches of 100, 100 and 100) plus its
+// validation on 30 trials.
+//   profile_step v1|minimodel|minimodel-epoch|retina [--kernels fast|reference] [--threads 2] [--batch 100]
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
@@ -17,7 +21,9 @@
 #include "bench_options.h"
 #include "fovea/nn/kernels/caching_cpu_allocator.h"
 #include "fovea/nn/model.h"
+#include "fovea/train/trainer.h"
 #include "fovea/train/v1_experiment.h"
+#include "fovea/train/v1_task.h"
 
 namespace {
 
@@ -73,7 +79,7 @@ void profile(const std::string& title, F&& f) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: profile_step v1|minimodel|retina [--kernels fast|reference] [--threads 2] [--batch 100]\n";
+    std::cerr << "usage: profile_step v1|minimodel|minimodel-epoch|retina [--kernels fast|reference] [--threads 2] [--batch 100]\n";
     return 2;
   }
   const std::string which = argv[1];
@@ -84,6 +90,29 @@ int main(int argc, char** argv) {
   const int64_t batch = opt["--batch"];
   nlohmann::json spec;
   at::Tensor x;
+  if (which == "minimodel-epoch") {
+    auto full = fovea::nn::build_model(fovea::bench::v1_spec(1, false));
+    auto mini = fovea::nn::build_model(fovea::bench::v1_spec(1, true));
+    fovea::train::copy_first_layer(*full, *mini, true);
+    fovea::train::V1TrainingData data{torch::randn({330, 1, 66, 130}), torch::rand({330, 1}) + 0.1,
+                                      torch::arange(330), torch::arange(300), torch::arange(300, 330)};
+    fovea::train::V1Recipe recipe;
+    recipe.batch_size = batch;
+    recipe.hoyer_square = 0.03;
+    fovea::train::V1Task task(mini, data, recipe, torch::kCPU);
+    std::cout << "minimodel epoch, batch " << batch << ", kernels " << fovea::nn::to_string(fovea::nn::kernel_set())
+              << ", first conv cached: " << (task.first_conv_cache() ? "yes" : "no") << "\n";
+    fovea::train::TrainerOptions options;
+    options.show_progress = false;
+    auto optimizer = fovea::train::make_optimizer(task, 1e-3, options);
+    int64_t epoch = 0;
+    profile("training epoch + validation", [&] {
+      fovea::train::train_one_epoch(*mini, task, *optimizer, epoch++, options);
+      mini->eval();
+      task.validation_score();
+    });
+    return 0;
+  }
   if (which == "v1" || which == "minimodel") {
     spec = fovea::bench::v1_spec(which == "v1" ? 500 : 1, which == "minimodel");
     x = torch::randn({batch, 1, 66, 130});
