@@ -25,6 +25,25 @@ TEST(CachingCpuAllocator, ReusesAFreedBlockOfTheSameSize) {
   EXPECT_EQ(b.sum().item<float>(), 0.0f);
 }
 
+TEST(CachingCpuAllocator, ASmallerTensorReusesALargerBlockUpToTwiceItsSize) {
+  install_caching_cpu_allocator();
+  release_cached_cpu_memory();
+  void* block = nullptr;
+  {
+    at::Tensor full_batch = torch::ones({1 << 20});  // 4 MB
+    block = full_batch.data_ptr();
+  }
+  {
+    at::Tensor last_batch = torch::zeros({7 << 17});  // 3.5 MB: fits the 4 MB block
+    EXPECT_EQ(last_batch.data_ptr(), block);
+    EXPECT_EQ(last_batch.sum().item<float>(), 0.0f);
+  }
+  const auto before = caching_cpu_allocator_stats();
+  at::Tensor small = torch::zeros({1 << 18});  // 1 MB: a quarter of the block, not served by it
+  EXPECT_EQ(caching_cpu_allocator_stats().misses, before.misses + 1);
+  EXPECT_EQ(caching_cpu_allocator_stats().hits, before.hits);
+}
+
 TEST(CachingCpuAllocator, AMissReleasesCachedMemoryFirst) {
   install_caching_cpu_allocator();
   release_cached_cpu_memory();

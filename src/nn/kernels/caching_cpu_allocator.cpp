@@ -21,6 +21,8 @@ constexpr size_t kMinCachedBytes = size_t(1) << 20;
 constexpr size_t kGranularity = size_t(1) << 16;
 // The footprint may exceed the peak in use by 1/kSlack of it.
 constexpr size_t kSlack = 8;
+// A cached block serves an allocation of up to this many times less.
+constexpr size_t kMaxFitRatio = 2;
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
@@ -63,13 +65,19 @@ class CachingCpuAllocator final : public c10::Allocator {
 
   void* take_block(size_t size) {
     std::unique_lock<std::mutex> lock(mutex_);
-    auto it = free_.find(size);
-    if (it != free_.end()) {
+    // The smallest cached block that holds `size`, if it wastes at most as
+    // much as it uses: training alternates full batches with a smaller last
+    // batch and validation batches, whose tensors would otherwise each miss
+    // and push the full batches' blocks out of the cache every epoch.
+    auto it = free_.lower_bound(size);
+    if (it != free_.end() && it->first <= kMaxFitRatio * size) {
       void* p = it->second;
-      stats_.cached_bytes -= size;
+      const size_t block = it->first;
+      stats_.cached_bytes -= block;
       free_.erase(it);
-      live_[p] = size;
-      in_use_ += size;
+      live_[p] = block;
+      in_use_ += block;
+      peak_in_use_ = std::max(peak_in_use_, in_use_);
       ++stats_.hits;
       return p;
     }

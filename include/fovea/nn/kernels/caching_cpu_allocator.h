@@ -7,7 +7,8 @@
 // activations every batch, so each step page-faults (and the kernel zeroes)
 // every page again: ~17,000 faults per MEI step and most of the V1 step time
 // in `bench_mei`. Keeping freed large blocks and handing them back out for an
-// allocation of the same rounded size removes that work.
+// allocation of the same or a somewhat smaller size (at most half the block
+// unused) removes that work.
 //
 // Peak memory stays bounded by what the computation itself needs at once: the
 // footprint (in use + cached) may grow to about the largest total in use at
