@@ -7,6 +7,7 @@
 #include <array>
 #include <optional>
 
+#include "fovea/nn/gather_rows.h"
 #include "fovea/nn/kernels/depthwise_conv2d.h"
 #include "json_fields.h"
 
@@ -132,6 +133,64 @@ at::Tensor MinimodelLayerImpl::forward_after_conv(at::Tensor x) {
   return x;
 }
 
+PooledFirstConv PooledFirstConv::from_conv_output(const at::Tensor& conv_output) {
+  torch::NoGradGuard no_grad;
+  PooledFirstConv p;
+  p.max = torch::max_pool2d(conv_output, 2);
+  p.min = -torch::max_pool2d(-conv_output, 2);
+  at::Tensor x = conv_output.to(torch::kFloat64);
+  p.sum = x.sum({2, 3});
+  p.sum_sq = x.square().sum({2, 3});
+  p.count = conv_output.size(2) * conv_output.size(3);
+  return p;
+}
+
+PooledFirstConv PooledFirstConv::select(const at::Tensor& rows) const {
+  return {gather_rows(max, rows), gather_rows(min, rows), gather_rows(sum, rows), gather_rows(sum_sq, rows), count};
+}
+
+bool MinimodelLayerImpl::starts_from_pooled() const {
+  return conv && pool_ && !avgpool_ && (activation_ == "relu" || activation_ == "elu" || activation_ == "none");
+}
+
+at::Tensor MinimodelLayerImpl::forward_from_pooled(const PooledFirstConv& pooled) {
+  TORCH_CHECK(starts_from_pooled(), "this layer cannot start from pooled conv outputs");
+  const auto options = pooled.max.options();
+  const int64_t channels = pooled.max.size(1);
+  at::Tensor scale = torch::ones({channels}, options), shift = torch::zeros({channels}, options);
+  if (norm) {
+    // BatchNorm2d's forward, written as scale·x + shift per channel.
+    const auto& o = norm->options;
+    at::Tensor mean, var;
+    if (is_training() || !o.track_running_stats()) {
+      const double n = static_cast<double>(pooled.sum.size(0) * pooled.count);
+      at::Tensor mean64 = pooled.sum.sum(0) / n;
+      at::Tensor var64 = (pooled.sum_sq.sum(0) / n - mean64.square()).clamp_min(0);  // biased, as BN normalises
+      mean = mean64.to(options.dtype());
+      var = var64.to(options.dtype());
+      if (is_training() && o.track_running_stats()) {
+        torch::NoGradGuard no_grad;
+        norm->num_batches_tracked += 1;
+        const double factor =
+            o.momentum() ? *o.momentum() : 1.0 / static_cast<double>(norm->num_batches_tracked.item<int64_t>());
+        norm->running_mean.mul_(1 - factor).add_(mean, factor);
+        norm->running_var.mul_(1 - factor).add_(var64.to(options.dtype()) * (n / std::max(n - 1, 1.0)), factor);
+      }
+    } else {
+      mean = norm->running_mean;
+      var = norm->running_var;
+    }
+    scale = torch::rsqrt(var + o.eps());
+    if (o.affine()) scale = scale * norm->weight;
+    shift = -mean * scale;
+    if (o.affine()) shift = shift + norm->bias;
+  }
+  auto per_channel = [](const at::Tensor& t) { return t.view({1, -1, 1, 1}); };
+  at::Tensor x = per_channel(scale.clamp_min(0)) * pooled.max + per_channel(scale.clamp_max(0)) * pooled.min +
+                 per_channel(shift);
+  return activate_in_place(x, activation_);
+}
+
 MinimodelCore::MinimodelCore(const MinimodelCoreOptions& options) : options_(options) {
   auto features = register_module("features", std::make_shared<torch::nn::Module>());
   for (int64_t i = 0; i < options_.n_layers; ++i)
@@ -144,9 +203,8 @@ at::Tensor MinimodelCore::forward_layers(const at::Tensor& input, int64_t n) {
   return x;
 }
 
-at::Tensor MinimodelCore::forward_from_first_conv(const at::Tensor& first_conv_output) {
-  TORCH_CHECK(layers_[0]->conv, "the first layer of a minimodel core is a standard convolution");
-  at::Tensor x = layers_[0]->forward_after_conv(first_conv_output);
+at::Tensor MinimodelCore::forward_from_pooled_first_conv(const PooledFirstConv& pooled) {
+  at::Tensor x = layers_[0]->forward_from_pooled(pooled);
   for (int64_t i = 1; i < n_layers(); ++i) x = layers_[i]->forward(x);
   return x;
 }

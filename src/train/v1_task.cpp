@@ -1,15 +1,14 @@
 // minimodel's V1 training recipe as a TrainingTask.
 #include "fovea/train/v1_task.h"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <spdlog/spdlog.h>
 
 #include <array>
-#include <cstring>
 
 #include "fovea/error.h"
+#include "fovea/nn/gather_rows.h"
 #include "fovea/nn/kernels/kernel_set.h"
 #include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
@@ -30,31 +29,6 @@ std::array<int64_t, 3> conv_output_shape(const torch::nn::detail::ConvNdOptions<
                        o.stride()->at(d) +
                    1;
   return shape;
-}
-
-// src.index_select(0, rows) for the data path: LibTorch 1.13's CPU
-// index_select copies a (N, C, H, W) tensor element by element, which took
-// 60 % of a minimodel epoch gathering the cached first-conv outputs
-// (profile_step minimodel-epoch); a row is contiguous, so one memcpy each.
-at::Tensor gather_rows(const at::Tensor& src, const at::Tensor& rows) {
-  if (!src.device().is_cpu() || !src.is_contiguous() || src.requires_grad() || src.dim() < 2)
-    return src.index_select(0, rows);
-  at::Tensor index = rows.to(torch::kInt64).contiguous();
-  at::Tensor out = at::empty([&] {
-    auto sizes = src.sizes().vec();
-    sizes[0] = index.size(0);
-    return sizes;
-  }(), src.options());
-  const int64_t n = index.size(0), row_bytes = src.stride(0) * static_cast<int64_t>(src.element_size());
-  const int64_t* idx = index.data_ptr<int64_t>();
-  for (int64_t i = 0; i < n; ++i)
-    check(idx[i] >= 0 && idx[i] < src.size(0), "training data", "row index " + std::to_string(idx[i]) + " out of range");
-  const auto* from = static_cast<const char*>(src.data_ptr());
-  auto* to = static_cast<char*>(out.data_ptr());
-  at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) std::memcpy(to + i * row_bytes, from + idx[i] * row_bytes, row_bytes);
-  });
-  return out;
 }
 
 }  // namespace
@@ -87,7 +61,7 @@ V1Task::V1Task(std::shared_ptr<nn::Model> model, V1TrainingData data, V1Recipe r
 
 void V1Task::cache_first_conv() {
   auto core = std::dynamic_pointer_cast<nn::MinimodelCore>(model_->core());
-  if (recipe_.first_conv_cache_mb <= 0 || !core || !core->layer(0)->conv ||
+  if (recipe_.first_conv_cache_mb <= 0 || !core || !core->layer(0)->starts_from_pooled() ||
       core->layer(0)->conv->weight.requires_grad())
     return;
   auto conv = core->layer(0)->conv;
@@ -95,25 +69,33 @@ void V1Task::cache_first_conv() {
   // The images training and validation show, each once.
   at::Tensor rows = std::get<0>(at::_unique(
       data_.image_index.index_select(0, torch::cat({data_.train_trials, data_.val_trials})), /*sorted=*/true));
-  const bool reusable = cache->outputs.defined() && cache->outputs.device() == device_ &&
+  const bool reusable = cache->pooled.max.defined() && cache->pooled.max.device() == device_ &&
                         torch::equal(cache->weight, conv->weight.detach()) &&
                         (cache->slot.index_select(0, rows) >= 0).all().item<bool>();
   if (!reusable) {
     torch::NoGradGuard no_grad;
     const auto shape = conv_output_shape(conv->options, data_.images.size(2), data_.images.size(3));
-    const double mb = 4.0 * static_cast<double>(rows.size(0)) * shape[0] * shape[1] * shape[2] / (1 << 20);
+    // The 2x2 maxima and minima (float32) and two sums per channel (float64).
+    const double mb = static_cast<double>(rows.size(0)) * shape[0] *
+                      (2.0 * 4.0 * static_cast<double>((shape[1] / 2) * (shape[2] / 2)) + 2.0 * 8.0) / (1 << 20);
     if (mb > static_cast<double>(recipe_.first_conv_cache_mb)) {
       spdlog::info("frozen first layer: its outputs would take {:.0f} MB (first_conv_cache_mb {}); computed per batch",
                    mb, recipe_.first_conv_cache_mb);
       return;
     }
-    std::vector<at::Tensor> chunks;
+    std::vector<at::Tensor> max, min, sum, sum_sq;
+    int64_t count = 0;
     for (int64_t start = 0; start < rows.size(0); start += recipe_.batch_size) {
       at::Tensor chunk = rows.narrow(0, start, std::min(recipe_.batch_size, rows.size(0) - start));
-      chunks.push_back(conv->forward(gather_rows(data_.images, chunk).to(device_)));
+      auto pooled = nn::PooledFirstConv::from_conv_output(conv->forward(nn::gather_rows(data_.images, chunk).to(device_)));
+      max.push_back(pooled.max);
+      min.push_back(pooled.min);
+      sum.push_back(pooled.sum);
+      sum_sq.push_back(pooled.sum_sq);
+      count = pooled.count;
     }
     cache->weight = conv->weight.detach().clone();
-    cache->outputs = torch::cat(chunks, 0);
+    cache->pooled = {torch::cat(max), torch::cat(min), torch::cat(sum), torch::cat(sum_sq), count};
     cache->slot = torch::full({data_.images.size(0)}, -1, torch::kInt64);
     cache->slot.index_put_({rows}, torch::arange(rows.size(0)));
     spdlog::debug("frozen first layer: outputs of {} images cached ({:.0f} MB)", rows.size(0), mb);
@@ -123,10 +105,10 @@ void V1Task::cache_first_conv() {
 
 at::Tensor V1Task::predict_trials(const at::Tensor& trials) {
   at::Tensor rows = data_.image_index.index_select(0, trials);
-  if (!cache_) return model_->forward(gather_rows(data_.images, rows).to(device_));
+  if (!cache_) return model_->forward(nn::gather_rows(data_.images, rows).to(device_));
   auto core = std::static_pointer_cast<nn::MinimodelCore>(model_->core());
   at::Tensor slots = cache_->slot.index_select(0, rows).to(device_);
-  return model_->readout()->forward(core->forward_from_first_conv(gather_rows(cache_->outputs, slots)), "");
+  return model_->readout()->forward(core->forward_from_pooled_first_conv(cache_->pooled.select(slots)), "");
 }
 
 std::vector<BatchRef> V1Task::epoch_batches(int64_t epoch) {

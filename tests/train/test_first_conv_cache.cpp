@@ -84,12 +84,12 @@ TEST(FirstConvCache, TasksWithTheSameFrozenConvShareOneComputation) {
   auto d = data();
   d.first_conv_cache = std::make_shared<fovea::train::FirstConvCache>();
   fovea::train::V1Task first(minimodel(), d, {}, torch::kCPU);
-  ASSERT_TRUE(d.first_conv_cache->outputs.defined());
+  ASSERT_TRUE(d.first_conv_cache->pooled.max.defined());
   // The 25 images of the trials, each once.
-  EXPECT_EQ(d.first_conv_cache->outputs.size(0), 25);
-  const void* outputs = d.first_conv_cache->outputs.data_ptr();
+  EXPECT_EQ(d.first_conv_cache->pooled.max.size(0), 25);
+  const void* outputs = d.first_conv_cache->pooled.max.data_ptr();
   fovea::train::V1Task second(minimodel(), d, {}, torch::kCPU);
-  EXPECT_EQ(second.first_conv_cache()->outputs.data_ptr(), outputs);
+  EXPECT_EQ(second.first_conv_cache()->pooled.max.data_ptr(), outputs);
   // A model with another frozen conv recomputes.
   auto other = minimodel(/*seed=*/1);
   fovea::train::V1Task third(other, d, {}, torch::kCPU);
@@ -110,9 +110,10 @@ TEST(FirstConvCache, ATrainableFirstConvOrAZeroBudgetIsNotCached) {
 
 TEST(FirstConvCache, TheBudgetIsComparedWithTheOutputsSize) {
   ScopedKernelSet scope(KernelSet::fast);
-  // 25 images of 60x60; the 7x7 conv pads by 3: 25 x 4 x 60 x 60 floats, 1.37 MB.
+  // 25 images of 100x100; the 7x7 conv pads by 3: maxima and minima of
+  // 25 x 4 x 50 x 50 floats each, 1.91 MB, and 25 x 4 x 2 sums.
   auto d = data();
-  d.images = torch::randn({25, 1, 60, 60});
+  d.images = torch::randn({25, 1, 100, 100});
   fovea::train::V1Recipe recipe;
   recipe.first_conv_cache_mb = 1;
   fovea::train::V1Task too_small(minimodel(), d, recipe, torch::kCPU);
@@ -120,7 +121,8 @@ TEST(FirstConvCache, TheBudgetIsComparedWithTheOutputsSize) {
   recipe.first_conv_cache_mb = 2;
   fovea::train::V1Task enough(minimodel(), d, recipe, torch::kCPU);
   ASSERT_NE(enough.first_conv_cache(), nullptr);
-  EXPECT_EQ(enough.first_conv_cache()->outputs.sizes(), (std::vector<int64_t>{25, 4, 60, 60}));
+  EXPECT_EQ(enough.first_conv_cache()->pooled.max.sizes(), (std::vector<int64_t>{25, 4, 50, 50}));
+  EXPECT_EQ(enough.first_conv_cache()->pooled.sum.sizes(), (std::vector<int64_t>{25, 4}));
 }
 
 }  // namespace

@@ -30,6 +30,24 @@ struct MinimodelCoreOptions {
   Json to_json() const;
 };
 
+// What training keeps of a frozen first conv's output (minimodels), per
+// image, when layer0 is conv -> BN -> a non-decreasing activation -> 2x2 max
+// pooling. BN is an affine map a·x + b per channel, so the pooled activation
+// is act(a·max + b) over each 2x2 window where a >= 0 and act(a·min + b)
+// where a < 0; BN's batch statistics come from per-channel sums over the full
+// map. Half the memory of the outputs, and layer0's per-batch work at a
+// quarter of the resolution.
+struct PooledFirstConv {
+  at::Tensor max, min;     // (N, C, H/2, W/2): maxima and minima of the 2x2 windows
+  at::Tensor sum, sum_sq;  // (N, C) float64: Σx and Σx² over the whole H x W map
+  int64_t count = 0;       // H·W
+
+  // From the first conv's outputs (N, C, H, W).
+  static PooledFirstConv from_conv_output(const at::Tensor& conv_output);
+  // The rows of these images (a batch).
+  PooledFirstConv select(const at::Tensor& rows) const;
+};
+
 // One layer of the core: conv (or depthwise-separable conv) -> BN -> activation [-> pool].
 class MinimodelLayerImpl : public torch::nn::Module {
  public:
@@ -37,6 +55,11 @@ class MinimodelLayerImpl : public torch::nn::Module {
   at::Tensor forward(at::Tensor x);
   // The layer after its (standard) convolution: BN -> activation [-> pool].
   at::Tensor forward_after_conv(at::Tensor conv_output);
+  // Whether forward_from_pooled() computes this layer (see PooledFirstConv).
+  bool starts_from_pooled() const;
+  // forward_after_conv() of the conv outputs that `pooled` summarises,
+  // running statistics of BN included.
+  at::Tensor forward_from_pooled(const PooledFirstConv& pooled);
   // The modules, for analyses and figures. Undefined when absent.
   torch::nn::Conv2d conv{nullptr};            // layer0 or non-separable layers
   torch::nn::Conv2d in_depth_conv{nullptr};   // separable layers: 1x1 in -> S
@@ -60,10 +83,10 @@ class MinimodelCore : public Core {
   int64_t n_layers() const { return static_cast<int64_t>(layers_.size()); }
   // Output of the first `n` layers (n = n_layers(): the core's output).
   at::Tensor forward_layers(const at::Tensor& input, int64_t n);
-  // The core's output from layer0's convolution output (before its BN). A
-  // frozen layer0 conv gives the same output every epoch, so training can
-  // compute it once per image and start here.
-  at::Tensor forward_from_first_conv(const at::Tensor& first_conv_output);
+  // The core's output from a summary of layer0's convolution output (when
+  // layer0->starts_from_pooled()). A frozen layer0 conv gives the same output
+  // every epoch, so training computes it once per image and starts here.
+  at::Tensor forward_from_pooled_first_conv(const PooledFirstConv& pooled);
 
  private:
   MinimodelCoreOptions options_;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "fovea/nn/model.h"
+#include "fovea/nn/v1_cores.h"
 #include "fovea/train/trainer.h"
 
 namespace fovea::train {
@@ -23,17 +24,19 @@ struct V1Recipe {
   bool clamp_spatial = true;      // Wy, Wx >= 0
   uint64_t seed = 0;
   // With the fast kernels, a frozen first conv (minimodels) is computed once
-  // per image and kept, when that takes at most this many MB; 0: never.
+  // per image and kept (as nn::PooledFirstConv), when that takes at most this
+  // many MB; 0: never.
   int64_t first_conv_cache_mb = 4096;
 };
 
 // The outputs of a frozen first conv (minimodels) for the images training
-// uses: computed once and shared by every task that trains a model with the
-// same frozen conv, so that fitting many minimodels pays for it once.
+// uses, as layer0 needs them (nn::PooledFirstConv): computed once and shared
+// by every task that trains a model with the same frozen conv, so that
+// fitting many minimodels pays for it once.
 struct FirstConvCache {
-  at::Tensor weight;   // the conv weight the outputs were computed with
-  at::Tensor slot;     // (N_images,) int64: the image's row in outputs, or -1
-  at::Tensor outputs;  // (cached images, n_conv, H, W), before layer0's BN
+  at::Tensor weight;           // the conv weight the outputs were computed with
+  at::Tensor slot;             // (N_images,) int64: the image's row in `pooled`, or -1
+  nn::PooledFirstConv pooled;  // of the cached images
 };
 
 // The data the task samples from; tensors stay where they are (CPU) and each
