@@ -1,11 +1,16 @@
 """What the baseline scripts share: best-of-n timing and the peak resident
 memory of a case, measured as bench/measure.h measures fovea's (the kernel's
-high-water mark VmHWM, reset through /proc/self/clear_refs before the case)."""
+high-water mark VmHWM, reset through /proc/self/clear_refs before the case,
+after glibc has given the free memory at the top of its heap back)."""
+import ctypes
 import re
 import time
 
+_libc = ctypes.CDLL("libc.so.6")
+
 
 def reset_peak_memory():
+    _libc.malloc_trim(0)
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
 

@@ -2,6 +2,7 @@
 // Measures the benchmarks report besides time: the peak resident memory of a
 // case and this machine's SGEMM peak (the yardstick for GFLOP/s).
 #include <ATen/ATen.h>
+#include <malloc.h>
 
 #include <fstream>
 #include <string>
@@ -11,11 +12,15 @@
 
 namespace fovea::bench {
 
-// Starts a new peak-memory window: cached blocks go back to the system and
-// the kernel's high-water mark (VmHWM) is reset to the current RSS. The
-// baseline scripts do the same (bench/baseline_measure.py).
+// Starts a new peak-memory window: cached blocks go back to the system (the
+// caching allocator's, and the free memory glibc keeps at the top of its heap
+// under select_kernels' trim threshold, which a fresh process running only
+// this case would not hold) and the kernel's high-water mark (VmHWM) is reset
+// to the current RSS. The baseline scripts do the same
+// (bench/baseline_measure.py).
 inline void reset_peak_memory() {
   nn::release_cached_cpu_memory();
+  malloc_trim(0);
   std::ofstream("/proc/self/clear_refs") << "5";
 }
 
