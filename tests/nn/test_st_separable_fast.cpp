@@ -206,6 +206,26 @@ TEST(STSeparableFast, StridedInputAndSingleThread) {
   at::set_num_threads(threads);
 }
 
+// A batch smaller than the threads (an MEI) splits the forward pass over the
+// input channels and the backward pass over (batch element, channel) pairs.
+TEST(STSeparableFast, SmallBatchesSplitAcrossThreads) {
+  const int threads = at::get_num_threads();
+  for (int n : {2, 3}) {
+    at::set_num_threads(n);
+    for (const Shape& s : {Shape{1, 2, 16, 30, 18, 16, 21, 11, 11, "0"},     // the retina model's first layer
+                           Shape{1, 16, 16, 20, 8, 6, 11, 5, 5, "0,2,2"},   // its second layer
+                           Shape{2, 3, 20, 6, 5, 4, 3, 3, 3, "1,1,1"},      // two blocks, batch 2
+                           Shape{1, 5, 4, 7, 6, 5, 3, 3, 3, "same"},        // 5 channels over 2 or 3 threads
+                           Shape{1, 1, 4, 7, 6, 5, 3, 3, 3, "0"}}) {        // one channel: nothing to split
+      SCOPED_TRACE(std::to_string(n) + " threads, batch " + std::to_string(s.b) + ", " + std::to_string(s.in) +
+                   " channels in");
+      expect_kernel_matches_dense(s, true);
+      expect_kernel_matches_dense(s, false);
+    }
+  }
+  at::set_num_threads(threads);
+}
+
 TEST(STSeparableFast, ReferenceKernelsRunTheDenseConv3d) {
   const Shape s{2, 3, 4, 9, 7, 8, 3, 3, 5, "1,2,2"};
   auto layer = make_layer(s);

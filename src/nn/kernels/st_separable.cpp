@@ -1,7 +1,8 @@
 // The space-time separable convolution in two steps (see st_separable.h).
 //
-// One thread takes a batch element at a time and goes through its input
-// channels i one by one:
+// Forward, one thread takes a batch element at a time (or, for a batch
+// smaller than the threads, a share of the input channels, summed after) and
+// goes through its input channels i one by one:
 //   stage 1: F_i = K1 ⋆ x_i, a map per output channel o (F_i is a "field"),
 //   stage 2: y  += K2 ⋆ F_i, summed over i,
 // where (K1, K2) is (w_s, w_t), spatial first, or (w_t, w_s), temporal first,
@@ -9,7 +10,8 @@
 // model's first layer shrinks space from 18x16 to 8x6: spatial first; its
 // second pads space and shrinks time: temporal first).
 //
-// Backward, with g = dL/dy, per batch element and input channel:
+// Backward, with g = dL/dy, per pair (batch element, input channel), which
+// threads share out:
 //   F_i again (stage 1) and dK2_i = corr(g, F_i),
 //   G_i = K2ᵀ ⋆ g, the gradient of F_i, and dK1_i = corr(G_i, x_i),
 //   dx_i = Σ_o K1ᵀ ⋆ G_i.
@@ -243,22 +245,24 @@ FOVEA_INLINE void stage1(const Plan& p, int64_t i, const float* xp, float* f) {
   }
 }
 
+// y[b] for b in [b0, b1), summed over the input channels [i0, i1) (all of
+// them, or a thread's share when the batch is smaller than the threads).
 template <int RC>
-FOVEA_INLINE void forward_range(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* bias, float* y,
-                                float* scratch) {
+FOVEA_INLINE void forward_range(const Plan& p, int64_t b0, int64_t b1, int64_t i0, int64_t i1, const float* x,
+                                const float* bias, float* y, float* scratch) {
   const Scratch s(p, false);
   float* xp = scratch;
   float* f = xp + s.xp;
   float* acc = f + s.f;
   const int64_t ny = p.y.size(), field_y = ny * kLanes, field_f = p.f.size() * kLanes;
   for (int64_t b = b0; b < b1; ++b) {
-    for (int64_t i = 0; i < p.in; ++i) {
+    for (int64_t i = i0; i < i1; ++i) {
       fill_padded(p, x + (b * p.in + i) * p.x.size(), xp);
       stage1<RC>(p, i, xp, f);
       for (int64_t ob = 0; ob < p.blocks; ++ob) {  // stage 2: acc[ob] (+)= K2_i ⋆ f[ob]
         const float* in = f + ob * field_f;
         const Vec* w = weights(p.w2, p, i, ob, p.n2);
-        if (i == 0)
+        if (i == i0)
           conv<RC, false, Out::store>(&in, &w, 1, p.taps2, p.y_f.data(), nullptr, ny, acc + ob * field_y);
         else
           conv<RC, false, Out::add>(&in, &w, 1, p.taps2, p.y_f.data(), nullptr, ny, acc + ob * field_y);
@@ -278,8 +282,26 @@ FOVEA_INLINE void forward_range(const Plan& p, int64_t b0, int64_t b1, const flo
   }
 }
 
+// g[b] into the interior of its grid gp, output channels as lanes.
+FOVEA_INLINE void fill_gradient_grid(const Plan& p, const float* g, int64_t b, float* gp) {
+  const int64_t ny = p.y.size(), field_gp = p.gp.size() * kLanes;
+  for (int64_t ob = 0; ob < p.blocks; ++ob) {
+    Vec* dst = reinterpret_cast<Vec*>(gp + ob * field_gp);
+    const int64_t lanes = std::min(kLanes, p.out - ob * kLanes);
+    const float* src = g + (b * p.out + ob * kLanes) * ny;
+    for (int64_t n = 0; n < ny; ++n) {
+      Vec v{};
+      for (int64_t l = 0; l < lanes; ++l) v[l] = src[l * ny + n];
+      dst[p.y_gp[n]] = v;
+    }
+  }
+}
+
+// The work of the pairs (batch element b, input channel i) numbered
+// k = b·in + i in [k0, k1): each pair's dx_i is its own, and its weight
+// gradients go to the calling thread's slot, so threads may split anywhere.
 template <int RC, int RK>
-FOVEA_INLINE void backward_range(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* g, float* dx,
+FOVEA_INLINE void backward_range(const Plan& p, int64_t k0, int64_t k1, const float* x, const float* g, float* dx,
                                  float* dw1, float* dw2, float* scratch) {
   const Scratch s(p, true);
   float* xp = scratch;
@@ -288,82 +310,77 @@ FOVEA_INLINE void backward_range(const Plan& p, int64_t b0, int64_t b1, const fl
   float* gm = gp + s.gp;
   const int64_t ny = p.y.size(), nf = static_cast<int64_t>(p.f_f.size());
   const int64_t field_f = p.f.size() * kLanes, field_gp = p.gp.size() * kLanes, field_gm = p.gm.size() * kLanes;
-  for (int64_t b = b0; b < b1; ++b) {
-    // g[b] into the interior of its grid, output channels as lanes.
-    for (int64_t ob = 0; ob < p.blocks; ++ob) {
-      Vec* dst = reinterpret_cast<Vec*>(gp + ob * field_gp);
-      const int64_t lanes = std::min(kLanes, p.out - ob * kLanes);
-      const float* src = g + (b * p.out + ob * kLanes) * ny;
-      for (int64_t n = 0; n < ny; ++n) {
-        Vec v{};
-        for (int64_t l = 0; l < lanes; ++l) v[l] = src[l * ny + n];
-        dst[p.y_gp[n]] = v;
-      }
+  int64_t filled = -1;  // the batch element whose g is in gp
+  for (int64_t k = k0; k < k1; ++k) {
+    const int64_t b = k / p.in, i = k % p.in;
+    if (b != filled) {
+      fill_gradient_grid(p, g, b, gp);
+      filled = b;
     }
-    for (int64_t i = 0; i < p.in; ++i) {
-      if (p.need_dw) {
-        fill_padded(p, x + (b * p.in + i) * p.x.size(), xp);
-        stage1<RC>(p, i, xp, f);
-        for (int64_t ob = 0; ob < p.blocks; ++ob)  // dK2_i += corr(g, F_i)
-          corr<RK, false>(reinterpret_cast<const Vec*>(gp + ob * field_gp), p.y_gp.data(), f + ob * field_f,
-                          p.y_f.data(), ny, p.taps2.data(), p.n2,
-                          reinterpret_cast<Vec*>(dw2) + (i * p.blocks + ob) * p.n2);
+    if (p.need_dw) {
+      fill_padded(p, x + (b * p.in + i) * p.x.size(), xp);
+      stage1<RC>(p, i, xp, f);
+      for (int64_t ob = 0; ob < p.blocks; ++ob)  // dK2_i += corr(g, F_i)
+        corr<RK, false>(reinterpret_cast<const Vec*>(gp + ob * field_gp), p.y_gp.data(), f + ob * field_f,
+                        p.y_f.data(), ny, p.taps2.data(), p.n2,
+                        reinterpret_cast<Vec*>(dw2) + (i * p.blocks + ob) * p.n2);
+    }
+    for (int64_t ob = 0; ob < p.blocks; ++ob) {  // G_i = K2_iᵀ ⋆ g
+      const float* in = gp + ob * field_gp;
+      const Vec* w = weights(p.w2, p, i, ob, p.n2);
+      conv<RC, false, Out::store>(&in, &w, 1, p.taps2_flipped, p.f_gp.data(), p.f_gm.data(), nf,
+                                  gm + ob * field_gm);
+      if (p.need_dw)  // dK1_i += corr(G_i, x_i)
+        corr<RK, true>(reinterpret_cast<const Vec*>(gm + ob * field_gm), p.f_gm.data(), xp, p.f_xp.data(), nf,
+                       p.taps1.data(), p.n1, reinterpret_cast<Vec*>(dw1) + (i * p.blocks + ob) * p.n1);
+    }
+    if (p.need_dx) {  // dx_i = Σ_o K1_iᵀ ⋆ G_i
+      std::vector<const float*> in(p.blocks);
+      std::vector<const Vec*> w(p.blocks);
+      for (int64_t ob = 0; ob < p.blocks; ++ob) {
+        in[ob] = gm + ob * field_gm;
+        w[ob] = weights(p.w1, p, i, ob, p.n1);
       }
-      for (int64_t ob = 0; ob < p.blocks; ++ob) {  // G_i = K2_iᵀ ⋆ g
-        const float* in = gp + ob * field_gp;
-        const Vec* w = weights(p.w2, p, i, ob, p.n2);
-        conv<RC, false, Out::store>(&in, &w, 1, p.taps2_flipped, p.f_gp.data(), p.f_gm.data(), nf,
-                                    gm + ob * field_gm);
-        if (p.need_dw)  // dK1_i += corr(G_i, x_i)
-          corr<RK, true>(reinterpret_cast<const Vec*>(gm + ob * field_gm), p.f_gm.data(), xp, p.f_xp.data(), nf,
-                         p.taps1.data(), p.n1, reinterpret_cast<Vec*>(dw1) + (i * p.blocks + ob) * p.n1);
-      }
-      if (p.need_dx) {  // dx_i = Σ_o K1_iᵀ ⋆ G_i
-        std::vector<const float*> in(p.blocks);
-        std::vector<const Vec*> w(p.blocks);
-        for (int64_t ob = 0; ob < p.blocks; ++ob) {
-          in[ob] = gm + ob * field_gm;
-          w[ob] = weights(p.w1, p, i, ob, p.n1);
-        }
-        conv<RC, false, Out::lane_sum>(in.data(), w.data(), p.blocks, p.taps1_flipped, p.x_gm.data(), nullptr,
-                                       p.x.size(), dx + (b * p.in + i) * p.x.size());
-      }
+      conv<RC, false, Out::lane_sum>(in.data(), w.data(), p.blocks, p.taps1_flipped, p.x_gm.data(), nullptr,
+                                     p.x.size(), dx + (b * p.in + i) * p.x.size());
     }
   }
 }
 
 // ---- one copy of the loops per instruction set ----
 
-using ForwardFn = void (*)(const Plan&, int64_t, int64_t, const float*, const float*, float*, float*);
+using ForwardFn = void (*)(const Plan&, int64_t, int64_t, int64_t, int64_t, const float*, const float*, float*,
+                           float*);
 using BackwardFn = void (*)(const Plan&, int64_t, int64_t, const float*, const float*, float*, float*, float*,
                             float*);
 
 #if defined(__x86_64__)
 #define FOVEA_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma,bmi,bmi2")))
 #define FOVEA_AVX2 __attribute__((target("avx2,fma,bmi,bmi2")))
-FOVEA_AVX512 void forward_avx512(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* bias, float* y,
-                                 float* s) {
-  forward_range<12>(p, b0, b1, x, bias, y, s);
+FOVEA_AVX512 void forward_avx512(const Plan& p, int64_t b0, int64_t b1, int64_t i0, int64_t i1, const float* x,
+                                 const float* bias, float* y, float* s) {
+  forward_range<12>(p, b0, b1, i0, i1, x, bias, y, s);
 }
-FOVEA_AVX512 void backward_avx512(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* g, float* dx,
+FOVEA_AVX512 void backward_avx512(const Plan& p, int64_t k0, int64_t k1, const float* x, const float* g, float* dx,
                                   float* dw1, float* dw2, float* s) {
-  backward_range<12, 16>(p, b0, b1, x, g, dx, dw1, dw2, s);
+  backward_range<12, 16>(p, k0, k1, x, g, dx, dw1, dw2, s);
 }
-FOVEA_AVX2 void forward_avx2(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* bias, float* y,
-                             float* s) {
-  forward_range<6>(p, b0, b1, x, bias, y, s);
+FOVEA_AVX2 void forward_avx2(const Plan& p, int64_t b0, int64_t b1, int64_t i0, int64_t i1, const float* x,
+                             const float* bias, float* y, float* s) {
+  forward_range<6>(p, b0, b1, i0, i1, x, bias, y, s);
 }
-FOVEA_AVX2 void backward_avx2(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* g, float* dx,
+FOVEA_AVX2 void backward_avx2(const Plan& p, int64_t k0, int64_t k1, const float* x, const float* g, float* dx,
                               float* dw1, float* dw2, float* s) {
-  backward_range<6, 6>(p, b0, b1, x, g, dx, dw1, dw2, s);
+  backward_range<6, 6>(p, k0, k1, x, g, dx, dw1, dw2, s);
 }
 #endif
-void forward_generic(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* bias, float* y, float* s) {
-  forward_range<3>(p, b0, b1, x, bias, y, s);
+void forward_generic(const Plan& p, int64_t b0, int64_t b1, int64_t i0, int64_t i1, const float* x,
+                     const float* bias, float* y, float* s) {
+  forward_range<3>(p, b0, b1, i0, i1, x, bias, y, s);
 }
-void backward_generic(const Plan& p, int64_t b0, int64_t b1, const float* x, const float* g, float* dx, float* dw1,
+void backward_generic(const Plan& p, int64_t k0, int64_t k1, const float* x, const float* g, float* dx, float* dw1,
                       float* dw2, float* s) {
-  backward_range<3, 3>(p, b0, b1, x, g, dx, dw1, dw2, s);
+  backward_range<3, 3>(p, k0, k1, x, g, dx, dw1, dw2, s);
 }
 
 struct Loops {
@@ -503,10 +520,26 @@ at::Tensor forward_impl(const at::Tensor& x, const at::Tensor& temporal, const a
   const float* bd = bias.defined() ? bias.data_ptr<float>() : nullptr;
   float* yd = y.data_ptr<float>();
   const int64_t scratch = Scratch(p, false).total();
-  at::parallel_for(0, g.batch, 1, [&](int64_t b0, int64_t b1) {
+  const int64_t threads = at::get_num_threads();
+  if (g.batch >= threads || g.in == 1) {  // threads split the batch
+    at::parallel_for(0, g.batch, 1, [&](int64_t b0, int64_t b1) {
+      at::Tensor s = at::zeros({scratch}, x.options());
+      loops().forward(p, b0, b1, 0, g.in, xd, bd, yd, s.data_ptr<float>());
+    });
+    return y;
+  }
+  // A batch smaller than the threads (an MEI: batch 1): threads split the
+  // input channels, each summing its share into its own copy of y.
+  const int64_t parts = std::min(threads, g.in);
+  at::Tensor partial = at::empty({parts, g.batch, g.out, p.y.t, p.y.h, p.y.w}, x.options());
+  float* pd = partial.data_ptr<float>();
+  at::parallel_for(0, parts, 1, [&](int64_t t0, int64_t t1) {
     at::Tensor s = at::zeros({scratch}, x.options());
-    loops().forward(p, b0, b1, xd, bd, yd, s.data_ptr<float>());
+    for (int64_t t = t0; t < t1; ++t)
+      loops().forward(p, 0, g.batch, g.in * t / parts, g.in * (t + 1) / parts, xd, t == 0 ? bd : nullptr,
+                      pd + t * y.numel(), s.data_ptr<float>());
   });
+  at::sum_out(y, partial, 0);
   return y;
 }
 
@@ -534,11 +567,11 @@ std::array<at::Tensor, 3> backward_impl(const at::Tensor& x, const at::Tensor& t
   float* dw1d = need_dw ? dw1.data_ptr<float>() : nullptr;
   float* dw2d = need_dw ? dw2.data_ptr<float>() : nullptr;
   const int64_t scratch = Scratch(p, true).total();
-  at::parallel_for(0, geo.batch, 1, [&](int64_t b0, int64_t b1) {
+  at::parallel_for(0, geo.batch * geo.in, 1, [&](int64_t k0, int64_t k1) {
     const int64_t tid = need_dw ? at::get_thread_num() : 0;
     TORCH_CHECK(tid < threads, "st_separable_conv3d: thread ", tid, " of ", threads);
     at::Tensor s = at::zeros({scratch}, x.options());
-    loops().backward(p, b0, b1, xd, gd, dxd, need_dw ? dw1d + tid * slot1 : nullptr,
+    loops().backward(p, k0, k1, xd, gd, dxd, need_dw ? dw1d + tid * slot1 : nullptr,
                      need_dw ? dw2d + tid * slot2 : nullptr, s.data_ptr<float>());
   });
   at::Tensor dt, ds;
