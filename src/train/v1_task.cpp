@@ -87,7 +87,8 @@ void V1Task::cache_first_conv() {
     int64_t count = 0;
     for (int64_t start = 0; start < rows.size(0); start += recipe_.batch_size) {
       at::Tensor chunk = rows.narrow(0, start, std::min(recipe_.batch_size, rows.size(0) - start));
-      auto pooled = nn::PooledFirstConv::from_conv_output(conv->forward(nn::gather_rows(data_.images, chunk).to(device_)));
+      at::Tensor images = nn::gather_rows(data_.images, chunk).to(device_);
+      auto pooled = nn::PooledFirstConv::from_conv_output(conv->forward(images));
       max.push_back(pooled.max);
       min.push_back(pooled.min);
       sum.push_back(pooled.sum);

@@ -20,7 +20,7 @@ constexpr size_t kMinCachedBytes = size_t(1) << 20;
 // differ by a few bytes share blocks.
 constexpr size_t kGranularity = size_t(1) << 16;
 // The footprint may exceed the peak in use by 1/kSlack of it.
-constexpr size_t kSlack = 8;
+constexpr size_t kSlack = 16;
 // A cached block serves an allocation of up to this many times less.
 constexpr size_t kMaxFitRatio = 2;
 
