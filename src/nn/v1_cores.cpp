@@ -174,7 +174,7 @@ at::Tensor MinimodelLayerImpl::forward_from_pooled(const PooledFirstConv& pooled
         const double factor =
             o.momentum() ? *o.momentum() : 1.0 / static_cast<double>(norm->num_batches_tracked.item<int64_t>());
         norm->running_mean.mul_(1 - factor).add_(mean, factor);
-        norm->running_var.mul_(1 - factor).add_(var64.to(options.dtype()) * (n / std::max(n - 1, 1.0)), factor);
+        norm->running_var.mul_(1 - factor).add_(var * (n / std::max(n - 1, 1.0)), factor);
       }
     } else {
       mean = norm->running_mean;

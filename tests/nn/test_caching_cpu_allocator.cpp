@@ -8,14 +8,16 @@
 namespace fovea::nn {
 namespace {
 
-TEST(CachingCpuAllocator, ReusesAFreedBlockOfTheSameSize) {
+// An empty cache, then one freed 4 MB block in it; returns the block.
+void* cache_one_4mb_block() {
   install_caching_cpu_allocator();
   release_cached_cpu_memory();
-  void* first = nullptr;
-  {
-    at::Tensor a = torch::ones({1 << 20});  // 4 MB
-    first = a.data_ptr();
-  }
+  at::Tensor a = torch::ones({1 << 20});
+  return a.data_ptr();
+}
+
+TEST(CachingCpuAllocator, ReusesAFreedBlockOfTheSameSize) {
+  void* first = cache_one_4mb_block();
   EXPECT_GE(caching_cpu_allocator_stats().cached_bytes, size_t(4) << 20);
   const auto before = caching_cpu_allocator_stats();
   at::Tensor b = torch::zeros({1 << 20});
@@ -26,13 +28,7 @@ TEST(CachingCpuAllocator, ReusesAFreedBlockOfTheSameSize) {
 }
 
 TEST(CachingCpuAllocator, ASmallerTensorReusesALargerBlockUpToTwiceItsSize) {
-  install_caching_cpu_allocator();
-  release_cached_cpu_memory();
-  void* block = nullptr;
-  {
-    at::Tensor full_batch = torch::ones({1 << 20});  // 4 MB
-    block = full_batch.data_ptr();
-  }
+  void* block = cache_one_4mb_block();  // a full batch's
   {
     at::Tensor last_batch = torch::zeros({7 << 17});  // 3.5 MB: fits the 4 MB block
     EXPECT_EQ(last_batch.data_ptr(), block);
@@ -45,9 +41,7 @@ TEST(CachingCpuAllocator, ASmallerTensorReusesALargerBlockUpToTwiceItsSize) {
 }
 
 TEST(CachingCpuAllocator, AMissReleasesCachedMemoryFirst) {
-  install_caching_cpu_allocator();
-  release_cached_cpu_memory();
-  { at::Tensor a = torch::ones({1 << 20}); }
+  cache_one_4mb_block();
   const size_t cached = caching_cpu_allocator_stats().cached_bytes;
   ASSERT_GE(cached, size_t(4) << 20);
   at::Tensor other = torch::ones({3 << 20});  // 12 MB: no cached block fits
