@@ -55,10 +55,11 @@ struct Row {
 };
 
 // A Markdown table: seconds, the speed-up (baseline / fovea), peak memory and
-// GFLOP/s (with the share of `sgemm_gflops`) where known, then one column per
-// extra header.
+// GFLOP/s (with its share of the SGEMM peak and of the FMA peak, where given:
+// measure.h) where known, then one column per extra header.
 inline void print_table(const std::vector<Row>& rows, const nlohmann::json& baseline,
-                        const std::vector<std::string>& extra_headers, double sgemm_gflops = 0) {
+                        const std::vector<std::string>& extra_headers, double sgemm_gflops = 0,
+                        double fma_gflops = 0) {
   auto number = [](const char* format, double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, format, v);
@@ -67,7 +68,10 @@ inline void print_table(const std::vector<Row>& rows, const nlohmann::json& base
   auto rate = [&](double flop, double seconds) {
     if (flop <= 0) return std::string("-");
     const double g = flop / seconds / 1e9;
-    return sgemm_gflops > 0 ? number("%.1f", g) + " (" + number("%.0f", 100 * g / sgemm_gflops) + "%)" : number("%.1f", g);
+    std::string shares;
+    for (double peak : {sgemm_gflops, fma_gflops})
+      if (peak > 0) shares += (shares.empty() ? "" : ", ") + number("%.0f", 100 * g / peak) + "%";
+    return number("%.1f", g) + (shares.empty() ? "" : " (" + shares + ")");
   };
   std::printf("| benchmark | fovea (s) | PyTorch (s) | speed-up | fovea MB | PyTorch MB | fovea GFLOP/s | PyTorch GFLOP/s |");
   for (const auto& h : extra_headers) std::printf(" %s |", h.c_str());
@@ -84,7 +88,12 @@ inline void print_table(const std::vector<Row>& rows, const nlohmann::json& base
     for (const auto& cell : row.extra) std::printf(" %s |", cell.c_str());
     std::printf("\n");
   }
-  if (sgemm_gflops > 0) std::printf("SGEMM peak (2048^3, OpenBLAS via LibTorch, same threads): %.1f GFLOP/s\n", sgemm_gflops);
+  if (sgemm_gflops > 0)
+    std::printf("GFLOP/s (%% of the SGEMM peak%s). SGEMM peak (2048^3, OpenBLAS via LibTorch, same threads): %.1f GFLOP/s\n",
+                fma_gflops > 0 ? ", % of the FMA peak" : "", sgemm_gflops);
+  if (fma_gflops > 0)
+    std::printf("FMA peak (independent fused multiply-adds on registers, widest vectors, same threads): %.1f GFLOP/s\n",
+                fma_gflops);
 }
 
 // One row per (name, fovea seconds, key of the baseline's seconds).

@@ -5,7 +5,8 @@
 // models, loop, objective and postprocessor in plain torch), from the same
 // weights and the same start, in one run. Prints seconds, the speed-up
 // (PyTorch / fovea), fovea's final objective, how far the two sides' final
-// objectives and final stimuli differ (relative), and each side's page faults.
+// objectives and final stimuli differ (relative), each side's page faults and
+// GFLOP/s (each side's own convolution algorithm: flops.h).
 //   bench_mei [--neurons 100] [--v1-neurons 500] [--neuron 0] [--time-steps 40]
 //             [--lr 100] [--threads 2] [--repeats 3] [--keep-freed-memory 0]
 //             [--kernels fast|reference]
@@ -46,6 +47,7 @@
 #include "baseline_runner.h"
 #include "bench_models.h"
 #include "bench_options.h"
+#include "flops.h"
 #include "fovea/insilico/objectives.h"
 #include "fovea/insilico/optimize.h"
 #include "fovea/insilico/reducers.h"
@@ -55,6 +57,7 @@
 #include "fovea/io/npy.h"
 #include "fovea/nn/model.h"
 #include "fovea/nn/v1_readouts.h"
+#include "measure.h"
 
 namespace {
 
@@ -68,6 +71,9 @@ struct Subject {
   std::shared_ptr<insilico::Objective> objective;
   at::Tensor start;
   Json description;  // what the baseline needs to rebuild the model and objective
+  // Operations of one step (forward, the stimulus's gradient and the
+  // weights', which neither side freezes) on each side (flops.h).
+  double fovea_step_flop = 0, baseline_step_flop = 0;
 };
 
 // One timed optimisation: a subject, an iteration count, with or without norm + clip.
@@ -204,13 +210,17 @@ std::string format(const char* pattern, double value) {
 fovea::bench::Row table_row(const Case& c, const Outcome& f, const Json& py, const std::filesystem::path& dir) {
   const double p_objective = py[c.key + "_objective"].get<double>();
   const at::Tensor p_stimulus = fovea::io::read_npy((dir / ("final_" + c.key + ".npy")).string());
-  return {c.label,
-          f.seconds,
-          c.key,
-          {format("%.6g", f.objective), format("%.3g", relative_difference(f.stimulus, c.subject->start)),
-           format("%.2e", std::abs(f.objective - p_objective) / std::abs(p_objective)),
-           format("%.2e", relative_difference(f.stimulus, p_stimulus)),
-           format("%.0f", f.faults_per_step) + "/" + format("%.0f", py[c.key + "_faults"].get<double>())}};
+  fovea::bench::Row row{
+      c.label,
+      f.seconds,
+      c.key,
+      {format("%.6g", f.objective), format("%.3g", relative_difference(f.stimulus, c.subject->start)),
+       format("%.2e", std::abs(f.objective - p_objective) / std::abs(p_objective)),
+       format("%.2e", relative_difference(f.stimulus, p_stimulus)),
+       format("%.0f", f.faults_per_step) + "/" + format("%.0f", py[c.key + "_faults"].get<double>())}};
+  row.fovea_flop = c.iterations * c.subject->fovea_step_flop;
+  row.baseline_flop = c.iterations * c.subject->baseline_step_flop;
+  return row;
 }
 
 }  // namespace
@@ -238,12 +248,25 @@ int main(int argc, char** argv) {
   Subject retina = make_subject("retina", retina_model, "session_0", neuron,
                                 std::make_shared<insilico::SliceMeanReducer>(0, 10, 10),
                                 {{"type", "slice_mean"}, {"axis", 0}, {"start", 10}, {"length", 10}}, time_steps);
+  {
+    // fovea's reference kernels run openretina's dense conv3d.
+    const bool separable = fovea::nn::kernel_set() == fovea::nn::KernelSet::fast;
+    const auto layers = fovea::bench::retina_core_layers(*retina_model);
+    auto step = [&](bool separable_conv) {
+      const auto f = fovea::bench::retina_forward_flop(layers, opt["--neurons"], time_steps, 18, 16, separable_conv);
+      return fovea::bench::training_flop(f, 3);
+    };
+    retina.fovea_step_flop = step(separable);
+    retina.baseline_step_flop = step(false);
+  }
   auto v1_model = fovea::nn::build_model(fovea::bench::v1_spec(opt["--v1-neurons"]));
   calibrate_batchnorm(*v1_model, v1_model->stimulus_shape(1), 5);
   // Training keeps the rank-1 readout's spatial weights non-negative (minimodel clamps after every step).
   std::dynamic_pointer_cast<fovea::nn::Rank1Readout>(v1_model->readout())->clamp_spatial();
   Subject v1 = make_subject("v1", v1_model, "", neuron, std::make_shared<insilico::MeanReducer>(0),
                             {{"type", "mean"}, {"axis", 0}}, time_steps);
+  v1.fovea_step_flop = v1.baseline_step_flop =
+      fovea::bench::training_flop(fovea::bench::v1_forward_flop(16, 320, 25, 9, true, opt["--v1-neurons"]), 3);
   const std::vector<Case> cases = {
       {"retina_10", "retina default: 10 steps", &retina, 10, false},
       {"retina_100", "retina default: 100 steps", &retina, 100, false},
@@ -275,6 +298,9 @@ int main(int argc, char** argv) {
                           std::to_string(repeats);
   Json py;
   const bool ok = fovea::bench::run_baseline(cmd, py);
+  // Last, so that its large blocks do not change malloc's thresholds, and with
+  // them the page faults, of the timed optimisations (see calibrate_batchnorm).
+  const double sgemm = ok ? fovea::bench::sgemm_peak_gflops() : 0, fma = ok ? fovea::bench::fma_peak_gflops() : 0;
   std::vector<fovea::bench::Row> rows;
   if (ok)
     for (size_t i = 0; i < cases.size(); ++i) rows.push_back(table_row(cases[i], outcomes[i], py, dir));
@@ -284,7 +310,7 @@ int main(int argc, char** argv) {
     torch::NoGradGuard no_grad;
     std::cout << s->name << ": objective at the start " << s->objective->forward(s->start).item<double>() << "\n";
   }
-  fovea::bench::print_table(rows, py, {"objective", "moved", "obj. diff", "stim. diff", "faults/step"});
+  fovea::bench::print_table(rows, py, {"objective", "moved", "obj. diff", "stim. diff", "faults/step"}, sgemm, fma);
   std::cout << "objective: fovea's, at its final stimulus; moved: |final - start| / |start| (L2 norms);\n"
                "diff: |fovea - PyTorch| / |PyTorch| of the final objective and of the final stimulus;\n"
                "faults/step: minor page faults per iteration, fovea/PyTorch (malloc returning memory to the OS)\n";

@@ -1,10 +1,15 @@
 #pragma once
 // The model specs the benchmarks time, shared so that every benchmark of a
-// model times the same architecture.
+// model times the same architecture, and the shapes flops.h counts.
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
+
+#include "flops.h"
+#include "fovea/nn/model.h"
+#include "fovea/nn/retina_core.h"
 
 namespace fovea::bench {
 
@@ -38,6 +43,19 @@ inline nlohmann::json v1_spec(int64_t neurons, bool minimodel = false) {
   return {{"core", core},
           {"readout", {{"type", "rank1"}, {"n_neurons", neurons}, {"Wc_coef", minimodel ? 0.2 : 0.01}}},
           {"input_shape", {1, 66, 130}}};
+}
+
+// The retina core's layers as flops.h counts them ('same' padding: half the kernel).
+inline std::vector<STLayerShape> retina_core_layers(const nn::Model& model) {
+  const auto& o = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model.core())->options();
+  std::vector<STLayerShape> layers;
+  for (int64_t l = 0; l < o.n_layers(); ++l) {
+    const auto& pad = l == 0 ? o.input_padding : o.hidden_padding;
+    const int64_t kt = o.temporal_kernel_sizes[l], ks = o.spatial_kernel_sizes[l];
+    layers.push_back({o.channels[l], o.channels[l + 1], kt, ks, pad.same ? kt / 2 : pad.size[0],
+                      pad.same ? ks / 2 : pad.size[1]});
+  }
+  return layers;
 }
 
 }  // namespace fovea::bench

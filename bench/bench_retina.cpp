@@ -3,7 +3,7 @@
 // core, Gaussian mask readouts), in fovea and in the PyTorch baseline
 // (bench/retina_baseline.py, the same architecture and training step), on the
 // same data, in one run. Prints seconds, the speed-up (PyTorch / fovea) and
-// peak memory.
+// peak memory and GFLOP/s (each side's own convolution algorithm: flops.h).
 //   bench_retina [--frames 13950] [--sessions 4] [--neurons 100] [--batch 128]
 //                [--chunk 50] [--clips 100] [--threads 2] [--repeats 3] [--kernels fast|reference]
 // The defaults follow Hoefling et al. 2024 at low resolution: 93 training clips
@@ -22,6 +22,7 @@
 #include "baseline_runner.h"
 #include "bench_models.h"
 #include "bench_options.h"
+#include "flops.h"
 #include "measure.h"
 #include "fovea/io/npy.h"
 #include "fovea/nn/gaussian_mask_readout.h"
@@ -34,7 +35,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   const int repeats = static_cast<int>(opt["--repeats"]);
   at::set_num_threads(static_cast<int>(opt["--threads"]));
   torch::manual_seed(0);
-  const double sgemm = fovea::bench::sgemm_peak_gflops();
+  const double sgemm = fovea::bench::sgemm_peak_gflops(), fma = fovea::bench::fma_peak_gflops();
 
   // The same data for both sides: a smooth random movie, positive responses.
   at::Tensor movie = torch::avg_pool3d(torch::randn({1, 2, frames + 2, 20, 18}), 3, 1).squeeze(0).contiguous();
@@ -115,6 +115,8 @@ int main(int argc, char** argv) {
   fovea::train::RetinaTask task(model, sessions, recipe, torch::kCPU);
   auto optimizer = fovea::train::make_optimizer(task, 0.01, options);
   int64_t epoch = 1;
+  int64_t chunks_per_epoch = 0;  // the same count each epoch and on the baseline's side (full batches only)
+  for (const auto& b : task.epoch_batches(epoch)) chunks_per_epoch += b.indices.size(0);
   const auto f_epoch =
       fovea::bench::measure(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
   fovea::nn::predict(*model, clips.narrow(0, 0, 4));
@@ -127,14 +129,24 @@ int main(int argc, char** argv) {
   const bool ok = fovea::bench::run_baseline(cmd, py);
   std::filesystem::remove_all(dir);
   if (!ok) return 1;
-  auto row = [](const std::string& name, const fovea::bench::Measurement& m, const std::string& key) {
-    fovea::bench::Row r{name, m.seconds, key, {}};
-    r.fovea_mb = m.peak_mb;
-    return r;
+  // Training: one session's readout per batch, and the movie needs no
+  // gradient. Inference: the core once per clip, then every session's readout.
+  const auto layers = fovea::bench::retina_core_layers(*model);
+  // fovea's reference kernels run openretina's dense conv3d.
+  const bool fast = fovea::nn::kernel_set() == fovea::nn::KernelSet::fast;
+  const int64_t cells = opt["--neurons"], all_cells = cells * opt["--sessions"];
+  auto epoch_flop = [&](bool separable) {
+    const auto f = fovea::bench::retina_forward_flop(layers, cells, chunk, 18, 16, separable);
+    return chunks_per_epoch * fovea::bench::training_flop(f, 2);
+  };
+  auto inference_flop = [&](bool separable) {
+    return n_clips * fovea::bench::retina_forward_flop(layers, all_cells, 150, 18, 16, separable).total();
   };
   std::cout << "fovea kernels: " << fovea::nn::to_string(fovea::nn::kernel_set()) << "\n";
-  fovea::bench::print_table({row("retina default: training epoch", f_epoch, "epoch"),
-                             row("retina default: inference", f_infer, "inference")},
-                            py, {}, sgemm);
+  fovea::bench::print_table({fovea::bench::measured_row("retina default: training epoch", f_epoch, "epoch",
+                                                        epoch_flop(fast), epoch_flop(false)),
+                             fovea::bench::measured_row("retina default: inference", f_infer, "inference",
+                                                        inference_flop(fast), inference_flop(false))},
+                            py, {}, sgemm, fma);
   return 0;
 }

@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
   const int repeats = static_cast<int>(opt["--repeats"]);
   at::set_num_threads(static_cast<int>(opt["--threads"]));
   torch::manual_seed(0);
-  const double sgemm = fovea::bench::sgemm_peak_gflops();
+  const double sgemm = fovea::bench::sgemm_peak_gflops(), fma = fovea::bench::fma_peak_gflops();
 
   // The same data for both sides: smooth random images and positive responses.
   at::Tensor images = torch::avg_pool2d(torch::randn({n, 1, 68, 132}), 3, 1).contiguous();
@@ -104,25 +104,17 @@ int main(int argc, char** argv) {
   const auto full_flop = fovea::bench::v1_forward_flop(16, 320, 25, 9, true, neurons);
   const auto mini_flop = fovea::bench::v1_forward_flop(16, 64, 25, 9, false, 1);
   const bool cached = f_mini.first_conv_cached;
-  auto row = [](const std::string& name, const fovea::bench::Measurement& m, const std::string& key, double f_flop,
-                double p_flop) {
-    fovea::bench::Row r{name, m.seconds, key, {}};
-    r.fovea_mb = m.peak_mb;
-    r.fovea_flop = f_flop;
-    r.baseline_flop = p_flop;
-    return r;
-  };
-  const double full_train = images_n * fovea::bench::v1_training_flop(full_flop, 2);
-  const double full_infer = images_n * (full_flop.first_conv + full_flop.rest);
-  const double mini_infer = images_n * (mini_flop.first_conv + mini_flop.rest);
+  const double full_train = images_n * fovea::bench::training_flop(full_flop, 2);
+  const double full_infer = images_n * full_flop.total();
+  const double mini_infer = images_n * mini_flop.total();
   fovea::bench::print_table(
-      {row("full model: training epoch", f_full.epoch, "full_epoch", full_train, full_train),
-       row("full model: inference", f_full.inference, "full_inference", full_infer, full_infer),
-       row("minimodel: training epoch", f_mini.epoch, "mini_epoch",
-           images_n * fovea::bench::v1_training_flop(mini_flop, cached ? 0 : 1),
-           images_n * fovea::bench::v1_training_flop(mini_flop, 1)),
-       row("minimodel: inference", f_mini.inference, "mini_inference", mini_infer, mini_infer)},
-      py, {}, sgemm);
+      {fovea::bench::measured_row("full model: training epoch", f_full.epoch, "full_epoch", full_train, full_train),
+       fovea::bench::measured_row("full model: inference", f_full.inference, "full_inference", full_infer, full_infer),
+       fovea::bench::measured_row("minimodel: training epoch", f_mini.epoch, "mini_epoch",
+           images_n * fovea::bench::training_flop(mini_flop, cached ? 0 : 1),
+           images_n * fovea::bench::training_flop(mini_flop, 1)),
+       fovea::bench::measured_row("minimodel: inference", f_mini.inference, "mini_inference", mini_infer, mini_infer)},
+      py, {}, sgemm, fma);
   std::printf("fovea's minimodel task set-up (caching the frozen first conv's outputs, once per run): %.3f s\n",
               f_mini.setup);
   return 0;

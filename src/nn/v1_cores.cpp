@@ -149,6 +149,19 @@ PooledFirstConv PooledFirstConv::select(const at::Tensor& rows) const {
   return {gather_rows(max, rows), gather_rows(min, rows), gather_rows(sum, rows), gather_rows(sum_sq, rows), count};
 }
 
+PooledFirstConv PooledFirstConv::cat(const std::vector<PooledFirstConv>& parts) {
+  TORCH_CHECK(!parts.empty(), "PooledFirstConv::cat needs at least one part");
+  std::vector<at::Tensor> max, min, sum, sum_sq;
+  for (const auto& p : parts) {
+    TORCH_CHECK(p.count == parts.front().count, "PooledFirstConv::cat: the parts' maps differ in size");
+    max.push_back(p.max);
+    min.push_back(p.min);
+    sum.push_back(p.sum);
+    sum_sq.push_back(p.sum_sq);
+  }
+  return {torch::cat(max), torch::cat(min), torch::cat(sum), torch::cat(sum_sq), parts.front().count};
+}
+
 bool MinimodelLayerImpl::starts_from_pooled() const {
   return conv && pool_ && !avgpool_ && (activation_ == "relu" || activation_ == "elu" || activation_ == "none");
 }
@@ -216,22 +229,24 @@ at::Tensor MinimodelCore::forward(const at::Tensor& input) {
   return forward_layers(input, n_layers());
 }
 
+std::array<int64_t, 3> MinimodelCore::conv_output_shape(int64_t i, int64_t h, int64_t w) const {
+  const int64_t k = options_.kernel_size.at(i), channels = i == 0 ? options_.n_conv : options_.n_conv_mid;
+  if (i == 0 && !options_.pool)  // stride-2 conv with padding k/2
+    return {channels, (h + 2 * (k / 2) - k) / 2 + 1, (w + 2 * (k / 2) - k) / 2 + 1};
+  // Padding k/2: even kernels grow the map by one, as in PyTorch.
+  return {channels, h + 2 * (k / 2) - k + 1, w + 2 * (k / 2) - k + 1};
+}
+
 std::vector<int64_t> MinimodelCore::output_shape(const std::vector<int64_t>& input_shape) {
   // Shapes follow from the layer arithmetic; no forward pass needed (minimodel
   // runs a zero image through the core in train mode, which also disturbs the
   // BatchNorm statistics: see README, "Fixed in fovea").
   int64_t h = input_shape.at(1), w = input_shape.at(2);
   for (int64_t i = 0; i < options_.n_layers; ++i) {
+    const auto conv = conv_output_shape(i, h, w);
+    h = conv[1];
+    w = conv[2];
     const bool standard = i == 0 || !options_.depth_separable;
-    if (standard && i == 0 && !options_.pool) {  // stride-2 conv with padding k/2
-      const int64_t k = options_.kernel_size[0];
-      h = (h + 2 * (k / 2) - k) / 2 + 1;
-      w = (w + 2 * (k / 2) - k) / 2 + 1;
-    } else {
-      const int64_t k = options_.kernel_size[i];
-      h = h + 2 * (k / 2) - k + 1;  // even kernels grow the map by one, as in PyTorch
-      w = w + 2 * (k / 2) - k + 1;
-    }
     if (standard && options_.pool) {
       h /= 2;
       w /= 2;

@@ -15,24 +15,6 @@
 
 namespace fovea::train {
 
-namespace {
-
-// The (channels, height, width) a conv answers for (C, h, w) images, from its
-// options (minimodel's convs pad explicitly).
-std::array<int64_t, 3> conv_output_shape(const torch::nn::detail::ConvNdOptions<2>& o, int64_t h, int64_t w) {
-  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
-  if (!padding) fail("frozen first layer", "its conv must have explicit padding");
-  const int64_t size[2] = {h, w};
-  std::array<int64_t, 3> shape{o.out_channels(), 0, 0};
-  for (int d = 0; d < 2; ++d)
-    shape[d + 1] = (size[d] + 2 * (*padding)->at(d) - o.dilation()->at(d) * (o.kernel_size()->at(d) - 1) - 1) /
-                       o.stride()->at(d) +
-                   1;
-  return shape;
-}
-
-}  // namespace
-
 at::Tensor v1_loss(nn::Model& model, const at::Tensor& prediction, const at::Tensor& target, double hoyer_square) {
   // Σ over the batch per neuron, then the mean over neurons.
   at::Tensor per_neuron = (prediction - target * torch::log(prediction)).sum(0);
@@ -74,7 +56,7 @@ void V1Task::cache_first_conv() {
                         (cache->slot.index_select(0, rows) >= 0).all().item<bool>();
   if (!reusable) {
     torch::NoGradGuard no_grad;
-    const auto shape = conv_output_shape(conv->options, data_.images.size(2), data_.images.size(3));
+    const auto shape = core->conv_output_shape(0, data_.images.size(2), data_.images.size(3));
     // The 2x2 maxima and minima (float32) and two sums per channel (float64).
     const double mb = static_cast<double>(rows.size(0)) * shape[0] *
                       (2.0 * 4.0 * static_cast<double>((shape[1] / 2) * (shape[2] / 2)) + 2.0 * 8.0) / (1 << 20);
@@ -83,20 +65,14 @@ void V1Task::cache_first_conv() {
                    mb, recipe_.first_conv_cache_mb);
       return;
     }
-    std::vector<at::Tensor> max, min, sum, sum_sq;
-    int64_t count = 0;
+    std::vector<nn::PooledFirstConv> parts;
     for (int64_t start = 0; start < rows.size(0); start += recipe_.batch_size) {
       at::Tensor chunk = rows.narrow(0, start, std::min(recipe_.batch_size, rows.size(0) - start));
       at::Tensor images = nn::gather_rows(data_.images, chunk).to(device_);
-      auto pooled = nn::PooledFirstConv::from_conv_output(conv->forward(images));
-      max.push_back(pooled.max);
-      min.push_back(pooled.min);
-      sum.push_back(pooled.sum);
-      sum_sq.push_back(pooled.sum_sq);
-      count = pooled.count;
+      parts.push_back(nn::PooledFirstConv::from_conv_output(conv->forward(images)));
     }
     cache->weight = conv->weight.detach().clone();
-    cache->pooled = {torch::cat(max), torch::cat(min), torch::cat(sum), torch::cat(sum_sq), count};
+    cache->pooled = nn::PooledFirstConv::cat(parts);
     cache->slot = torch::full({data_.images.size(0)}, -1, torch::kInt64);
     cache->slot.index_put_({rows}, torch::arange(rows.size(0)));
     spdlog::debug("frozen first layer: outputs of {} images cached ({:.0f} MB)", rows.size(0), mb);

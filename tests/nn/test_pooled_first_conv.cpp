@@ -69,6 +69,21 @@ TEST_P(PooledFirstConvTest, MatchesBatchNormActivationAndMaxPool) {
 
 INSTANTIATE_TEST_SUITE_P(Activations, PooledFirstConvTest, ::testing::Values("relu", "elu", "none"));
 
+TEST(PooledFirstConv, CatOfPartsEqualsTheSummaryOfAllImages) {
+  const at::Tensor conv_out = torch::randn({7, 3, 6, 9});
+  const auto whole = PooledFirstConv::from_conv_output(conv_out);
+  const auto joined = PooledFirstConv::cat({PooledFirstConv::from_conv_output(conv_out.narrow(0, 0, 3)),
+                                            PooledFirstConv::from_conv_output(conv_out.narrow(0, 3, 4))});
+  EXPECT_TRUE(torch::equal(joined.max, whole.max));
+  EXPECT_TRUE(torch::equal(joined.min, whole.min));
+  EXPECT_TRUE(torch::equal(joined.sum, whole.sum));
+  EXPECT_TRUE(torch::equal(joined.sum_sq, whole.sum_sq));
+  EXPECT_EQ(joined.count, whole.count);
+  // Parts of different map sizes cannot be joined.
+  EXPECT_THROW(PooledFirstConv::cat({whole, PooledFirstConv::from_conv_output(torch::randn({1, 3, 4, 4}))}),
+               c10::Error);
+}
+
 TEST(PooledFirstConv, AvgPoolAndStridedLayersDoNotStartFromPooled) {
   MinimodelCoreOptions o;
   o.avgpool = true;

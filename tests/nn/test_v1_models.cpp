@@ -56,6 +56,12 @@ TEST(V1Models, PredictedCoreShapeMatchesForwardForOddSizesAndOptions) {
         auto predicted = core.output_shape({1, hw.first, hw.second});
         EXPECT_EQ(std::vector<int64_t>(out.sizes().begin() + 1, out.sizes().end()), predicted)
             << "pool " << pool << " layers " << layers << " " << hw.first << "x" << hw.second;
+        // The first conv alone (what V1Task sizes its cache by).
+        auto first = core.layer(0)->conv->forward(torch::randn({1, 1, hw.first, hw.second}));
+        const auto first_predicted = core.conv_output_shape(0, hw.first, hw.second);
+        EXPECT_EQ(std::vector<int64_t>(first.sizes().begin() + 1, first.sizes().end()),
+                  std::vector<int64_t>(first_predicted.begin(), first_predicted.end()))
+            << "pool " << pool << " " << hw.first << "x" << hw.second;
       }
 }
 

@@ -4,6 +4,8 @@
 //   core.features.layer0.{conv,norm}
 //   core.features.layer{i>=1}.ds_conv.{in_depth_conv,spatial_conv,out_depth_conv}, .norm
 #include <torch/nn/modules/batchnorm.h>
+
+#include <array>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/conv.h>
 
@@ -46,6 +48,8 @@ struct PooledFirstConv {
   static PooledFirstConv from_conv_output(const at::Tensor& conv_output);
   // The rows of these images (a batch).
   PooledFirstConv select(const at::Tensor& rows) const;
+  // The images of `parts` (of one map size), one part after another.
+  static PooledFirstConv cat(const std::vector<PooledFirstConv>& parts);
 };
 
 // One layer of the core: conv (or depthwise-separable conv) -> BN -> activation [-> pool].
@@ -78,6 +82,8 @@ class MinimodelCore : public Core {
   explicit MinimodelCore(const MinimodelCoreOptions& options);
   at::Tensor forward(const at::Tensor& input) override;
   std::vector<int64_t> output_shape(const std::vector<int64_t>& input_shape) override;
+  // The (channels, height, width) layer i's conv answers for an h×w map, before any pooling.
+  std::array<int64_t, 3> conv_output_shape(int64_t i, int64_t h, int64_t w) const;
   const MinimodelCoreOptions& options() const { return options_; }
   MinimodelLayer layer(int64_t i) const { return layers_.at(i); }
   int64_t n_layers() const { return static_cast<int64_t>(layers_.size()); }
