@@ -9,7 +9,7 @@
 // GFLOP/s (each side's own convolution algorithm: flops.h).
 //   bench_mei [--neurons 100] [--v1-neurons 500] [--neuron 0] [--time-steps 40]
 //             [--lr 100] [--threads 2] [--repeats 3] [--keep-freed-memory 0]
-//             [--kernels fast|reference]
+//             [--freeze-weights 1] [--kernels fast|reference]
 // Retina: hoefling_2024_base_low_res architecture, one session of --neurons
 // cells, a stimulus of stimulus_shape(time_steps) = (1, 2, 40, 18, 16), the
 // mean over output frames 10..19 (SliceMeanReducer(0, 10, 10)); without and
@@ -25,6 +25,11 @@
 // --kernels reference fovea uses LibTorch's allocator. --keep-freed-memory 1 sets malloc's mmap and trim thresholds high in
 // both processes (mallopt here, MALLOC_*_ in the baseline's environment), so
 // that the times measure the computation alone.
+// With --freeze-weights 1 (the default) fovea's side freezes the weights
+// during each optimisation, as `fovea mei` does (FrozenForOptimisation): the
+// stimulus's gradient, and so the result, is the same, without the weights'
+// gradients that openretina's optimize_stimulus, and the baseline, compute on
+// every step. --freeze-weights 0 times fovea computing them too.
 // Weights are fovea's random initialisation with BatchNorm's running
 // statistics set on white noise (see calibrate_batchnorm); the optimisation
 // runs in eval mode, as on a trained model.
@@ -39,6 +44,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -48,6 +54,7 @@
 #include "bench_models.h"
 #include "bench_options.h"
 #include "flops.h"
+#include "fovea/insilico/frozen_for_optimisation.h"
 #include "fovea/insilico/objectives.h"
 #include "fovea/insilico/optimize.h"
 #include "fovea/insilico/reducers.h"
@@ -71,8 +78,8 @@ struct Subject {
   std::shared_ptr<insilico::Objective> objective;
   at::Tensor start;
   Json description;  // what the baseline needs to rebuild the model and objective
-  // Operations of one step (forward, the stimulus's gradient and the
-  // weights', which neither side freezes) on each side (flops.h).
+  // Operations of one step (forward, the stimulus's gradient, and the
+  // weights' unless frozen) on each side (flops.h).
   double fovea_step_flop = 0, baseline_step_flop = 0;
 };
 
@@ -167,8 +174,9 @@ void write_plan(const std::filesystem::path& dir, const std::vector<const Subjec
   fovea::io::write_file_atomic((dir / "plan.json").string(), plan.dump(2));
 }
 
-// fovea's optimisation of one case, best of `repeats`, each from the start.
-Outcome run_fovea(const Case& c, double lr, int repeats) {
+// fovea's optimisation of one case, best of `repeats`, each from the start;
+// with `freeze`, the weights frozen meanwhile, as `fovea mei` runs it.
+Outcome run_fovea(const Case& c, double lr, int repeats, bool freeze) {
   std::vector<std::shared_ptr<insilico::StimulusPostprocessor>> post;
   if (c.norm_clip)
     post.push_back(std::make_shared<insilico::ChangeNormJointlyClipRangeSeparately>(kHoeflingRanges, kHoeflingNorm));
@@ -178,6 +186,8 @@ Outcome run_fovea(const Case& c, double lr, int repeats) {
   at::Tensor stimulus;
   const long faults = minor_page_faults();
   const double seconds = fovea::bench::best_of(repeats, [&] {
+    std::optional<insilico::FrozenForOptimisation> frozen;
+    if (freeze) frozen.emplace(*c.subject->model);
     stimulus = c.subject->start.clone().requires_grad_(true);
     insilico::OptimizationStopper stopper(c.iterations);
     insilico::optimize_stimulus(stimulus, sgd, *c.subject->objective, stopper, {}, post);
@@ -188,9 +198,9 @@ Outcome run_fovea(const Case& c, double lr, int repeats) {
 }
 
 // Warm-up (allocations, oneDNN primitive caches): two untimed iterations.
-void warm_up(Subject& s, double lr) {
+void warm_up(Subject& s, double lr, bool freeze) {
   Case warm{"", "", &s, 2, false};
-  run_fovea(warm, lr, 1);
+  run_fovea(warm, lr, 1, freeze);
 }
 
 double relative_difference(const at::Tensor& a, const at::Tensor& b) {
@@ -228,12 +238,13 @@ fovea::bench::Row table_row(const Case& c, const Outcome& f, const Json& py, con
 int main(int argc, char** argv) {
   std::map<std::string, int64_t> opt = {{"--neurons", 100}, {"--v1-neurons", 500}, {"--neuron", 0},
                                         {"--time-steps", 40}, {"--lr", 100},       {"--threads", 2},
-                                        {"--repeats", 3},     {"--keep-freed-memory", 0}};
+                                        {"--repeats", 3},     {"--keep-freed-memory", 0},
+                                        {"--freeze-weights", 1}};
   if (!fovea::bench::parse_options(argc, argv, opt)) return 2;
   const int repeats = static_cast<int>(opt["--repeats"]);
   const double lr = static_cast<double>(opt["--lr"]);
   const int64_t neuron = opt["--neuron"], time_steps = opt["--time-steps"];
-  const bool keep_freed_memory = opt["--keep-freed-memory"] != 0;
+  const bool keep_freed_memory = opt["--keep-freed-memory"] != 0, freeze = opt["--freeze-weights"] != 0;
   if (keep_freed_memory) {
     mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
     mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
@@ -254,10 +265,10 @@ int main(int argc, char** argv) {
     const auto layers = fovea::bench::retina_core_layers(*retina_model);
     auto step = [&](bool separable_conv) {
       const auto f = fovea::bench::retina_forward_flop(layers, opt["--neurons"], time_steps, 18, 16, separable_conv);
-      return fovea::bench::training_flop(f, 3);
+      return f;
     };
-    retina.fovea_step_flop = step(separable);
-    retina.baseline_step_flop = step(false);
+    retina.fovea_step_flop = fovea::bench::mei_step_flop(step(separable), !freeze);
+    retina.baseline_step_flop = fovea::bench::mei_step_flop(step(false), true);
   }
   auto v1_model = fovea::nn::build_model(fovea::bench::v1_spec(opt["--v1-neurons"]));
   calibrate_batchnorm(*v1_model, v1_model->stimulus_shape(1), 5);
@@ -265,8 +276,9 @@ int main(int argc, char** argv) {
   std::dynamic_pointer_cast<fovea::nn::Rank1Readout>(v1_model->readout())->clamp_spatial();
   Subject v1 = make_subject("v1", v1_model, "", neuron, std::make_shared<insilico::MeanReducer>(0),
                             {{"type", "mean"}, {"axis", 0}}, time_steps);
-  v1.fovea_step_flop = v1.baseline_step_flop =
-      fovea::bench::training_flop(fovea::bench::v1_forward_flop(16, 320, 25, 9, true, opt["--v1-neurons"]), 3);
+  const auto v1_flop = fovea::bench::v1_forward_flop(16, 320, 25, 9, true, opt["--v1-neurons"]);
+  v1.fovea_step_flop = fovea::bench::mei_step_flop(v1_flop, !freeze);
+  v1.baseline_step_flop = fovea::bench::mei_step_flop(v1_flop, true);
   const std::vector<Case> cases = {
       {"retina_10", "retina default: 10 steps", &retina, 10, false},
       {"retina_100", "retina default: 100 steps", &retina, 100, false},
@@ -283,11 +295,14 @@ int main(int argc, char** argv) {
   std::cout << "bench_mei: SGD lr " << lr << ", neuron " << neuron << "; retina (1, 2, " << time_steps
             << ", 18, 16), " << opt["--neurons"] << " neurons, mean over output frames 10..19; V1 (1, 1, 66, 130), "
             << opt["--v1-neurons"] << " neurons; " << opt["--threads"] << " threads, best of " << repeats
-            << (keep_freed_memory ? "; malloc keeps freed memory" : "") << "\n";
-  warm_up(retina, lr);
-  warm_up(v1, lr);
+            << (keep_freed_memory ? "; malloc keeps freed memory" : "")
+            << (freeze ? "; fovea freezes the weights (as fovea mei), the baseline does not (as openretina)"
+                       : "; neither side freezes the weights")
+            << "\n";
+  warm_up(retina, lr, freeze);
+  warm_up(v1, lr, freeze);
   std::vector<Outcome> outcomes;
-  for (const auto& c : cases) outcomes.push_back(run_fovea(c, lr, repeats));
+  for (const auto& c : cases) outcomes.push_back(run_fovea(c, lr, repeats, freeze));
 
   const std::string malloc_env = keep_freed_memory ? "MALLOC_MMAP_THRESHOLD_=" + std::to_string(kMmapThreshold) +
                                                          " MALLOC_TRIM_THRESHOLD_=" + std::to_string(kTrimThreshold) +

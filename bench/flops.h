@@ -23,10 +23,15 @@ struct ForwardFlop {
 // One training step's operations per input: forward, the weight gradients of
 // every layer and the input gradients of all but the first; `first_layer`
 // scales the first layer's share (2: trained, 1: frozen and recomputed, 0:
-// frozen and cached). An MEI step, whose stimulus needs its gradient and
-// whose weights get theirs too (neither openretina nor the baseline freezes
-// them), is 3 in every layer.
+// frozen and cached).
 inline double training_flop(const ForwardFlop& f, double first_layer) { return first_layer * f.first_layer + 3.0 * f.rest; }
+
+// One MEI step: forward and the stimulus's gradient through every layer, and
+// the weights' gradients unless they are frozen (openretina does not freeze
+// them, nor does the baseline; `fovea mei` does).
+inline double mei_step_flop(const ForwardFlop& f, bool weight_gradients) {
+  return (weight_gradients ? 3.0 : 2.0) * f.total();
+}
 
 // minimodel's V1 model (layer0 conv k0, 2×2 pool, separable layer k1 with an
 // optional 1×1 out conv, rank-1 readout of `neurons`) on one H×W image.

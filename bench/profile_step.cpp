@@ -4,8 +4,11 @@
 // `minimodel-epoch` profiles a whole training epoch of a minimodel as
 // `fovea minimodels` trains it (V1Task: 300 trials, the frozen first conv
 // cached with the fast kernels, batches of 100, 100 and 100) plus its
-// validation on 30 trials.
-//   profile_step v1|minimodel|minimodel-epoch|retina [--kernels fast|reference] [--threads 2] [--batch 100]
+// validation on 30 trials. `mei-retina` profiles 10 steps of bench_mei's
+// retina MEI (one stimulus of 40 frames, SGD lr 100, neuron 0, mean over
+// output frames 10..19).
+//   profile_step v1|minimodel|minimodel-epoch|retina|mei-retina [--kernels fast|reference] [--threads 2] [--batch 100]
+#include <spdlog/spdlog.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
@@ -22,6 +25,10 @@
 
 #include "bench_models.h"
 #include "bench_options.h"
+#include "fovea/insilico/objectives.h"
+#include "fovea/insilico/optimize.h"
+#include "fovea/insilico/reducers.h"
+#include "fovea/insilico/stoppers.h"
 #include "fovea/nn/kernels/caching_cpu_allocator.h"
 #include "fovea/nn/model.h"
 #include "fovea/train/trainer.h"
@@ -95,7 +102,7 @@ void profile(const std::string& title, F&& f) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: profile_step v1|minimodel|minimodel-epoch|retina [--kernels fast|reference] [--threads 2] [--batch 100]\n";
+    std::cerr << "usage: profile_step v1|minimodel|minimodel-epoch|retina|mei-retina [--kernels fast|reference] [--threads 2] [--batch 100]\n";
     return 2;
   }
   const std::string which = argv[1];
@@ -126,6 +133,25 @@ int main(int argc, char** argv) {
       fovea::train::train_one_epoch(*mini, task, *optimizer, epoch++, options);
       mini->eval();
       task.validation_score();
+    });
+    return 0;
+  }
+  if (which == "mei-retina") {
+    namespace insilico = fovea::insilico;
+    auto model = fovea::nn::build_model(fovea::bench::retina_spec({{"session_0", 100}}, 40));
+    model->eval();
+    insilico::IncreaseObjective objective(model, {0}, "session_0",
+                                          std::make_shared<insilico::SliceMeanReducer>(0, 10, 10));
+    const at::Tensor start = torch::randn(model->stimulus_shape(40)) * 0.1;
+    const insilico::OptimizerFactory sgd = [](std::vector<at::Tensor> p) {
+      return std::make_unique<torch::optim::SGD>(p, torch::optim::SGDOptions(100));
+    };
+    spdlog::set_level(spdlog::level::err);  // the reducer's fallback warning, every step (see bench_mei)
+    std::cout << "retina MEI, kernels " << fovea::nn::to_string(fovea::nn::kernel_set()) << "\n";
+    profile("10 MEI steps", [&] {
+      at::Tensor stimulus = start.clone().requires_grad_(true);
+      insilico::OptimizationStopper stopper(10);
+      insilico::optimize_stimulus(stimulus, sgd, objective, stopper, {}, {});
     });
     return 0;
   }

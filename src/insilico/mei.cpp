@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "fovea/error.h"
+#include "fovea/insilico/frozen_for_optimisation.h"
 #include "fovea/insilico/objectives.h"
 #include "fovea/insilico/optimize.h"
 #include "fovea/insilico/reducers.h"
@@ -82,29 +83,6 @@ class BatchedChannelObjective : public Objective {
   std::vector<int64_t> channels_;
   std::shared_ptr<ResponseReducer> reducer_;
   double sign_;
-};
-
-// Gradients flow to the stimulus only: freezing the weights meanwhile saves
-// their gradient computation. Restores each parameter's flag and the mode.
-class FrozenForOptimisation {
- public:
-  explicit FrozenForOptimisation(nn::Model& model) : model_(model), was_training_(model.is_training()) {
-    for (auto& p : model.parameters()) {
-      flags_.push_back(p.requires_grad());
-      p.set_requires_grad(false);
-    }
-    model.eval();
-  }
-  ~FrozenForOptimisation() {
-    auto params = model_.parameters();
-    for (size_t i = 0; i < params.size(); ++i) params[i].set_requires_grad(flags_[i]);
-    model_.train(was_training_);
-  }
-
- private:
-  nn::Model& model_;
-  bool was_training_;
-  std::vector<bool> flags_;
 };
 
 OptimizerFactory optimizer_factory(const MeiRecipe& r) {

@@ -86,13 +86,12 @@ std::pair<at::Tensor, at::Tensor> STSeparableBatchConv3dImpl::temporal_basis(con
   // mask_tf: 1 / (1 + exp(-time - int(T * 0.95) / stretch)); int() truncates.
   const double offset = static_cast<double>(static_cast<int64_t>(static_cast<double>(T) * 0.95));
   const at::Tensor mask = 1 / (1 + torch::exp(-time - offset / stretches));
-  std::vector<at::Tensor> sines, cosines;
-  for (int64_t k = 0; k < K; ++k) {
-    sines.push_back(mask * torch::sin(freq * k));
-    cosines.push_back(mask * torch::cos(freq * k));
-  }
   if (K == 0) return {torch::zeros({0, T}, f32), torch::zeros({0, T}, f32)};
-  return {torch::stack(sines, 0), torch::stack(cosines, 0)};
+  // All K harmonics at once, as the reference (freq * arange(K).view(-1, 1)):
+  // a handful of ops per forward instead of four per harmonic, which an MEI
+  // step (batch 1) otherwise spends much of its time dispatching.
+  const at::Tensor phase = freq.unsqueeze(0) * torch::arange(K, f32).unsqueeze(1);  // (K, T)
+  return {mask * torch::sin(phase), mask * torch::cos(phase)};
 }
 
 at::Tensor STSeparableBatchConv3dImpl::temporal_kernels(const at::Tensor& log_speed) const {

@@ -9,6 +9,7 @@
 
 #include "fovea/error.h"
 #include "test_util.h"
+#include "fovea/insilico/frozen_for_optimisation.h"
 #include "fovea/insilico/objectives.h"
 #include "fovea/insilico/optimize.h"
 #include "fovea/nn/model.h"
@@ -173,6 +174,38 @@ TEST(OptimizeStimulus, RaisesTheV1Objective) {
   auto model = v1_model();
   IncreaseObjective objective(model, {1}, "", std::make_shared<MeanReducer>(0));
   expect_optimisation_raises(model, objective, model->stimulus_shape(1), 10.0, 20);
+}
+
+TEST(OptimizeStimulus, FrozenWeightsGiveTheSameStimulusAndNoWeightGradients) {
+  torch::manual_seed(7);
+  auto model = retina_model();
+  IncreaseObjective objective(model, {2}, "s1", std::make_shared<SliceMeanReducer>(0, 4, 6));
+  const at::Tensor start = torch::randn(model->stimulus_shape(20)) * 0.1;
+  auto optimise = [&] {
+    at::Tensor stimulus = start.clone().requires_grad_(true);
+    OptimizationStopper stopper(5);
+    optimize_stimulus(stimulus, sgd(10.0), objective, stopper);
+    return stimulus;
+  };
+  const at::Tensor unfrozen = optimise();  // as openretina: the weights get gradients too
+  auto params = model->parameters();
+  ASSERT_TRUE(params.front().grad().defined());
+  for (auto& p : params) p.mutable_grad() = at::Tensor();
+  // One parameter starts frozen already: its flag must come back as it was.
+  params.back().set_requires_grad(false);
+  model->train();
+  at::Tensor frozen;
+  {
+    FrozenForOptimisation guard(*model);
+    EXPECT_FALSE(model->is_training());
+    frozen = optimise();
+  }
+  EXPECT_TRUE(torch::allclose(frozen, unfrozen, 1e-5, 1e-7));
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_FALSE(params[i].grad().defined()) << "parameter " << i;
+    EXPECT_EQ(params[i].requires_grad(), i + 1 < params.size()) << "parameter " << i;
+  }
+  EXPECT_TRUE(model->is_training());
 }
 
 namespace {
