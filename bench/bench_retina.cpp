@@ -2,8 +2,8 @@
 // model (hoefling_2024_base_low_res architecture: 2→16→16 space-time separable
 // core, Gaussian mask readouts), in fovea and in the PyTorch baseline
 // (bench/retina_baseline.py, the same architecture and training step), on the
-// same data, in one run. Prints seconds, the speed-up (PyTorch / fovea) and
-// peak memory and GFLOP/s (each side's own convolution algorithm: flops.h).
+// same data, in one run. Prints seconds, the speed-up (PyTorch / fovea), peak
+// memory and GFLOP/s (each side's own convolution algorithm: flops.h).
 //   bench_retina [--frames 13950] [--sessions 4] [--neurons 100] [--batch 128]
 //                [--chunk 50] [--clips 100] [--threads 2] [--repeats 3] [--kernels fast|reference]
 // The defaults follow Hoefling et al. 2024 at low resolution: 93 training clips
