@@ -263,12 +263,11 @@ int main(int argc, char** argv) {
     // fovea's reference kernels run openretina's dense conv3d.
     const bool separable = fovea::nn::kernel_set() == fovea::nn::KernelSet::fast;
     const auto layers = fovea::bench::retina_core_layers(*retina_model);
-    auto step = [&](bool separable_conv) {
-      const auto f = fovea::bench::retina_forward_flop(layers, opt["--neurons"], time_steps, 18, 16, separable_conv);
-      return f;
+    auto forward = [&](bool separable_conv) {
+      return fovea::bench::retina_forward_flop(layers, opt["--neurons"], time_steps, 18, 16, separable_conv);
     };
-    retina.fovea_step_flop = fovea::bench::mei_step_flop(step(separable), !freeze);
-    retina.baseline_step_flop = fovea::bench::mei_step_flop(step(false), true);
+    retina.fovea_step_flop = fovea::bench::mei_step_flop(forward(separable), !freeze);
+    retina.baseline_step_flop = fovea::bench::mei_step_flop(forward(false), true);
   }
   auto v1_model = fovea::nn::build_model(fovea::bench::v1_spec(opt["--v1-neurons"]));
   calibrate_batchnorm(*v1_model, v1_model->stimulus_shape(1), 5);

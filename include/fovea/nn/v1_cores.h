@@ -4,10 +4,10 @@
 //   core.features.layer0.{conv,norm}
 //   core.features.layer{i>=1}.ds_conv.{in_depth_conv,spatial_conv,out_depth_conv}, .norm
 #include <torch/nn/modules/batchnorm.h>
-
-#include <array>
 #include <torch/nn/modules/container/any.h>
 #include <torch/nn/modules/conv.h>
+
+#include <array>
 
 #include "fovea/nn/model.h"
 
