@@ -322,7 +322,11 @@ std::string cached_path_for(const std::string& url, const DownloadOptions& optio
 
 std::string download_cached(const std::string& url, const DownloadOptions& options) {
   if (!is_url(url)) fail(url, "not an http:// or https:// URL");
-  const std::string target = cached_path_for(url, options);
+  return download_to(url, cached_path_for(url, options), options);
+}
+
+std::string download_to(const std::string& url, const std::string& target, const DownloadOptions& options) {
+  if (!is_url(url)) fail(url, "not an http:// or https:// URL");
   std::error_code ec;
   if (fs::is_regular_file(target, ec)) return target;  // downloaded before: no network
 

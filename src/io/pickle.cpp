@@ -579,9 +579,20 @@ void Unpickler::finalize(const PyRef& root) {
 }  // namespace pickle_detail
 
 PyRef parse_pickle(const std::string& bytes, const std::string& origin, const StorageLoader& load_storage) {
-  pickle_detail::Unpickler vm(bytes, origin, load_storage);
+  return parse_pickle_at(bytes, 0, origin, load_storage, nullptr);
+}
+
+PyRef parse_pickle_at(const std::string& bytes, size_t offset, const std::string& origin,
+                      const StorageLoader& load_storage, size_t* end) {
+  if (offset > bytes.size()) {
+    fail(origin, "bad pickle: starts at byte " + std::to_string(offset) + ", past the end of the data (" +
+                     std::to_string(bytes.size()) + " bytes)");
+  }
+  pickle_detail::Unpickler vm(bytes, origin, load_storage, offset);
   try {
-    return vm.run();
+    PyRef root = vm.run();
+    if (end) *end = vm.end();
+    return root;
   } catch (const c10::Error& e) {
     fail(origin, std::string("cannot rebuild a tensor: ") + e.what_without_backtrace());
   } catch (const std::bad_alloc&) {

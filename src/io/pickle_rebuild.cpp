@@ -86,10 +86,16 @@ std::string Unpickler::bytes_of(const PyRef& v, const std::string& what) {
 }
 
 PyRef Unpickler::persistent_load(const PyRef& pid) {
+  // The zip container writes ('storage', storage_type, key, location, numel);
+  // the legacy container adds a sixth field, view_metadata: None, or
+  // (view_key, offset, view_size) in elements when an old PyTorch saved a
+  // view of the storage `key` instead of the storage itself.
   const bool is_storage = pid && pid->kind == Kind::Tuple && !pid->items.empty() && pid->items[0] &&
                           pid->items[0]->kind == Kind::String && pid->items[0]->text == "storage";
   if (!is_storage) bad("unsupported persistent id " + (pid ? pid->repr() : std::string("null")));
-  if (pid->items.size() != 5) bad("storage persistent id has " + std::to_string(pid->items.size()) + " fields, expected 5");
+  if (pid->items.size() != 5 && pid->items.size() != 6) {
+    bad("storage persistent id has " + std::to_string(pid->items.size()) + " fields, expected 5 (or 6 in a legacy file)");
+  }
   const PyRef& type = pid->items[1];
   const PyRef& key = pid->items[2];
   const PyRef& numel = pid->items[4];
@@ -113,7 +119,30 @@ PyRef Unpickler::persistent_load(const PyRef& pid) {
         detail::dtype_name(dtype));
   }
   if (storage.numel() != numel->integer) storage = storage.narrow(0, 0, numel->integer);
+  if (pid->items.size() == 6 && pid->items[5] && !pid->items[5]->is_none()) {
+    storage = storage_view(storage, key->text, pid->items[5]);
+  }
   return make_tensor(storage);
+}
+
+// A legacy storage view (view_key, offset, view_size): elements
+// [offset, offset + view_size) of the root storage, sharing its memory.
+at::Tensor Unpickler::storage_view(const at::Tensor& root, const std::string& key, const PyRef& view) {
+  if (view->kind != Kind::Tuple || view->items.size() != 3) {
+    bad("storage view of '" + key + "' is " + view->repr() + ", expected (view_key, offset, size)");
+  }
+  const PyRef& offset = view->items[1];
+  const PyRef& size = view->items[2];
+  if (!offset || offset->kind != Kind::Int || !size || size->kind != Kind::Int) {
+    bad("storage view of '" + key + "' has a non-integer offset or size");
+  }
+  int64_t last = 0;
+  if (offset->integer < 0 || size->integer < 0 || detail::add_overflows(offset->integer, size->integer, &last) ||
+      last > root.numel()) {
+    bad("storage view [" + std::to_string(offset->integer) + ", +" + std::to_string(size->integer) +
+        ") lies outside storage '" + key + "' of " + std::to_string(root.numel()) + " elements");
+  }
+  return root.narrow(0, offset->integer, size->integer);
 }
 
 PyRef Unpickler::rebuild_tensor(const std::vector<PyRef>& args) {
@@ -155,7 +184,9 @@ PyRef Unpickler::rebuild_tensor(const std::vector<PyRef>& args) {
       bad("tensor of " + std::to_string(numel) + " elements expands a storage of " + std::to_string(storage_numel));
     }
   }
-  at::Tensor t = storage->tensor.as_strided(sizes, strides, offset).contiguous();
+  // as_strided counts the offset from the start of the underlying memory; a
+  // legacy storage view starts part-way into it.
+  at::Tensor t = storage->tensor.as_strided(sizes, strides, storage->tensor.storage_offset() + offset).contiguous();
   return make_tensor(t);
 }
 

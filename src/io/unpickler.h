@@ -97,10 +97,14 @@ inline std::string type_of(const PyRef& v) {
 // The virtual machine: one instance per parse.
 class Unpickler {
  public:
-  Unpickler(const std::string& bytes, const std::string& origin, const StorageLoader& loader)
-      : b_(bytes), origin_(origin), loader_(loader) {}
+  // Runs the pickle that starts at byte `start` of `bytes` (several pickles
+  // may follow one another, as in torch.save's legacy container).
+  Unpickler(const std::string& bytes, const std::string& origin, const StorageLoader& loader, size_t start = 0)
+      : b_(bytes), origin_(origin), loader_(loader), pos_(start) {}
 
   PyRef run();
+  // After run(): the offset just past the pickle's STOP opcode.
+  size_t end() const { return pos_; }
 
  private:
   [[noreturn]] void bad(const std::string& problem) const {
@@ -213,6 +217,7 @@ class Unpickler {
   PyRef call_class(const std::string& cls, std::vector<PyRef> args);
   void build(PyRef& obj, PyRef state);
   PyRef persistent_load(const PyRef& pid);
+  at::Tensor storage_view(const at::Tensor& root, const std::string& key, const PyRef& view);
   PyRef rebuild_tensor(const std::vector<PyRef>& args);
   PyRef numpy_scalar(const std::vector<PyRef>& args);
   PyRef numpy_frombuffer(const std::vector<PyRef>& args);

@@ -9,7 +9,9 @@
 
 #include "fovea/io/pickle.h"
 #include "io_test_util.h"
+#include "legacy_torch_writer.h"
 #include "pickle_builder.h"
+#include "torch_archive_writer.h"
 
 using namespace fovea::io;
 using fovea_test::expect_error;
@@ -261,9 +263,10 @@ TEST(TorchArchive, BrokenArchives) {
   fovea_test::write_raw(garbage, "this is not a zip file at all");
   expect_error([&] { read_state_dict(garbage); }, {garbage, "not a PyTorch file"});
 
+  // A legacy file that ends inside its second pickle.
   const std::string legacy = dir.file("legacy.pt");
   fovea_test::write_raw(legacy, std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.\x80\x02", 17));
-  expect_error([&] { read_state_dict(legacy); }, {legacy, "legacy"});
+  expect_error([&] { read_state_dict(legacy); }, {legacy, "legacy torch.save header", "truncated"});
 
   expect_error([&] { read_state_dict(dir.file("absent.pt")); }, {"absent.pt", "cannot open"});
 
@@ -309,6 +312,254 @@ TEST(TorchArchive, CorruptedArchivesNeverCrash) {
   ScratchDir dir;
   const std::string path = dir.file("fuzz.pt");
   std::mt19937 rng(7);
+  int errors = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string bad = good;
+    const int flips = 1 + static_cast<int>(rng() % 8);
+    for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng() % 256);
+    fovea_test::write_raw(path, bad);
+    try {
+      read_state_dict(path);
+    } catch (const fovea::Error&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 0);
+}
+
+// ---- the legacy (non-zip) container ----
+namespace {
+
+using fovea_test::LegacyRecord;
+using fovea_test::LegacyView;
+using fovea_test::legacy_tensor;
+
+const std::string kShared = "140234567";  // storage keys are memory addresses in real files
+
+// OrderedDict {'a': 2x3 on the shared storage, 'b': elements 2..3 of it,
+// 't': its transpose, 'v': an old-style storage view (elements 1..3),
+// 'n': an int64 scalar, 'm': 3 bools}.
+std::string legacy_object() {
+  PickleWriter w;
+  w.proto(2).global("collections", "OrderedDict").empty_tuple().reduce().mark();
+  legacy_tensor(w.str("a"), "FloatStorage", kShared, 6, 0, {2, 3}, {3, 1});
+  legacy_tensor(w.str("b"), "FloatStorage", kShared, 6, 2, {2}, {1});
+  legacy_tensor(w.str("t"), "FloatStorage", kShared, 6, 0, {3, 2}, {1, 3});
+  legacy_tensor(w.str("v"), "FloatStorage", kShared, 6, 0, {3}, {1}, LegacyView{"140234571", 1, 3});
+  legacy_tensor(w.str("n"), "LongStorage", "7", 1, 0, {}, {});
+  legacy_tensor(w.str("m"), "BoolStorage", "99", 3, 0, {3}, {1});
+  return w.setitems().stop().bytes();
+}
+
+// The records, deliberately not in the order the pickle names them.
+std::vector<LegacyRecord> legacy_records() {
+  std::string n = fovea_test::int64_bytes(42);
+  return {{"99", 3, std::string("\x00\x02\x01", 3)}, {kShared, 6, floats({1, 2, 3, 4, 5, 6})}, {"7", 1, n}};
+}
+
+void expect_legacy_values(const std::vector<std::pair<std::string, at::Tensor>>& sd) {
+  std::vector<std::string> keys;
+  for (const auto& [k, t] : sd) keys.push_back(k);
+  ASSERT_EQ(keys, (std::vector<std::string>{"a", "b", "t", "v", "n", "m"}));
+  const at::Tensor& a = sd[0].second;
+  EXPECT_TRUE(at::equal(a, at::tensor({1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f}).reshape({2, 3})));
+  EXPECT_TRUE(at::equal(sd[1].second, at::tensor({3.0f, 4.0f})));
+  EXPECT_TRUE(at::equal(sd[2].second, at::tensor({1.0f, 4.0f, 2.0f, 5.0f, 3.0f, 6.0f}).reshape({3, 2})));
+  EXPECT_TRUE(at::equal(sd[3].second, at::tensor({2.0f, 3.0f, 4.0f})));
+  // Contiguous views of one storage share its memory, as in torch.load.
+  EXPECT_EQ(sd[1].second.data_ptr<float>(), a.data_ptr<float>() + 2);
+  EXPECT_EQ(sd[3].second.data_ptr<float>(), a.data_ptr<float>() + 1);
+  EXPECT_EQ(sd[4].second.scalar_type(), at::kLong);
+  EXPECT_EQ(sd[4].second.dim(), 0);
+  EXPECT_EQ(sd[4].second.item<int64_t>(), 42);
+  EXPECT_TRUE(at::equal(sd[5].second, fovea_test::bools({0, 1, 1})));
+}
+
+std::string hoefling_state_dict(const std::string& id) {
+  return golden("hoefling_ensemble/ensemble/state_dict_" + id + ".pth.tar");
+}
+bool have_hoefling() { return std::filesystem::exists(golden("hoefling_ensemble/golden.json")); }
+
+}  // namespace
+
+TEST(TorchArchive, LegacyContainerRoundTrip) {
+  ScratchDir dir;
+  const std::string path = dir.file("legacy.pth.tar");
+  fovea_test::write_raw(path, fovea_test::legacy_file(legacy_object(), legacy_records()));
+  const auto sd = read_state_dict(path);
+  expect_legacy_values(sd);
+  // Writing through one tensor shows in the others on the same storage.
+  sd[0].second.add_(10);
+  EXPECT_TRUE(at::equal(sd[1].second, at::tensor({13.0f, 14.0f})));
+
+  const PyRef root = read_torch_archive(path);
+  ASSERT_TRUE(root->is_dict());
+  EXPECT_EQ(root->entries.size(), 6u);
+
+  // A big-endian writer: the data is little-endian either way (PyTorch
+  // converts it); the count is little-endian from PyTorch >= 1.0, native
+  // (big-endian) from older writers. Both read the same.
+  for (bool count_big_endian : {false, true}) {
+    const std::string be = dir.file(count_big_endian ? "be_native_count.pth.tar" : "be.pth.tar");
+    fovea_test::write_raw(be, fovea_test::legacy_file(legacy_object(), legacy_records(), /*little_endian=*/false,
+                                                       count_big_endian));
+    expect_legacy_values(read_state_dict(be));
+  }
+}
+
+TEST(TorchArchive, LegacyTruncatedEverywhere) {
+  // Every proper prefix of a legacy file: a one-line error naming the file.
+  const std::string good = fovea_test::legacy_file(legacy_object(), legacy_records());
+  ScratchDir dir;
+  const std::string path = dir.file("cut.pth.tar");
+  for (size_t n = 0; n < good.size(); ++n) {
+    fovea_test::write_raw(path, good.substr(0, n));
+    expect_error([&] { read_state_dict(path); }, {path});
+  }
+  // The error says what is missing.
+  const size_t last = good.size() - 3;  // inside the last record's data
+  fovea_test::write_raw(path, good.substr(0, last));
+  expect_error([&] { read_state_dict(path); }, {path, "truncated", "storage '7'", "needs 8 bytes"});
+  fovea_test::write_raw(path, good.substr(0, good.size() - 8 - 3));  // inside the last record's count
+  expect_error([&] { read_state_dict(path); }, {path, "truncated", "storage '7'", "no element count"});
+  fovea_test::write_raw(path, good.substr(0, 40));
+  expect_error([&] { read_state_dict(path); }, {path, "legacy torch.save header", "truncated"});
+}
+
+TEST(TorchArchive, LegacyBadRecords) {
+  ScratchDir dir;
+  const std::string path = dir.file("bad.pth.tar");
+  auto expect_bad = [&](const std::string& bytes, std::initializer_list<std::string> parts) {
+    fovea_test::write_raw(path, bytes);
+    std::vector<std::string> all = {path};
+    all.insert(all.end(), parts.begin(), parts.end());
+    try {
+      read_state_dict(path);
+      ADD_FAILURE() << "expected an error containing " << *parts.begin();
+    } catch (const fovea::Error& e) {
+      const std::string msg = e.what();
+      for (const auto& p : all) EXPECT_NE(msg.find(p), std::string::npos) << msg << "\nmissing: " << p;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  };
+  auto one_tensor = [](int64_t numel, std::optional<LegacyView> view = std::nullopt) {
+    PickleWriter w;
+    w.proto(2).empty_dict();
+    legacy_tensor(w.str("w"), "FloatStorage", "5", numel, 0, {4}, {1}, view);
+    return w.op('s').stop().bytes();
+  };
+  const std::string four = floats({1, 2, 3, 4});
+
+  // A header that claims a 100 GB storage in a small file: refused before
+  // anything of that size is allocated.
+  const int64_t huge = 25'000'000'000;
+  expect_bad(fovea_test::legacy_file(one_tensor(huge), {{"5", huge, four}}),
+             {"truncated", "storage '5'", "needs 100000000000 bytes"});
+  // The record's count disagrees with the pickle.
+  expect_bad(fovea_test::legacy_file(one_tensor(4), {{"5", 3, floats({1, 2, 3})}}),
+             {"storage '5'", "holds 3 elements", "pickle says 4"});
+  expect_bad(fovea_test::legacy_file(one_tensor(4), {{"5", huge, four}}), {"holds 25000000000 elements"});
+  // The storage list names a storage no tensor uses, names one twice, or
+  // leaves one out.
+  expect_bad(fovea_test::legacy_file(one_tensor(4), {{"5", 4, four}, {"6", 4, four}}),
+             {"names '6'", "no tensor"});
+  expect_bad(fovea_test::legacy_file(one_tensor(4), {{"5", 4, four}, {"5", 4, four}}), {"names '5' twice"});
+  expect_bad(fovea_test::legacy_file(one_tensor(4), {}), {"storage '5' is used by a tensor"});
+  // A size no file can hold.
+  expect_bad(fovea_test::legacy_file(one_tensor(int64_t{1} << 62), {}), {"storage '5'", "more than any file holds"});
+  // An old-style view outside its storage.
+  expect_bad(fovea_test::legacy_file(one_tensor(6, LegacyView{"9", 4, 4}), {{"5", 6, floats({1, 2, 3, 4, 5, 6})}}),
+             {"outside storage '5'"});
+  // Another protocol version.
+  std::string other_version = fovea_test::legacy_file(one_tensor(4), {{"5", 4, four}});
+  // BININT2 1001: its first occurrence is the version pickle.
+  const size_t at = other_version.find(std::string("M\xe9\x03", 3));
+  ASSERT_NE(at, std::string::npos);
+  other_version[at + 1] = '\xe8';  // 1000
+  expect_bad(other_version, {"protocol version is 1000", "expected 1001"});
+  // A persistent id with neither 5 nor 6 fields.
+  PickleWriter seven;
+  seven.proto(2).empty_dict().str("w").global("torch._utils", "_rebuild_tensor_v2").mark().mark();
+  seven.str("storage").global("torch", "FloatStorage").str("5").str("cpu").integer(4).none().none().tuple();
+  seven.binpersid().integer(0).int_tuple({4}).int_tuple({1}).boolean(false).empty_tuple().tuple().reduce();
+  expect_bad(fovea_test::legacy_file(seven.op('s').stop().bytes(), {{"5", 4, four}}), {"7 fields"});
+}
+
+TEST(TorchArchive, HoeflingEnsembleStateDictsBothContainers) {
+  if (!have_hoefling()) GTEST_SKIP() << "no hoefling_ensemble golden dir";
+  std::ifstream in(golden("hoefling_ensemble/golden.json"));
+  const nlohmann::json g = nlohmann::json::parse(in);
+  const auto keys = g["state_dict_keys_in_file_order"].get<std::vector<std::string>>();
+  ASSERT_EQ(keys.size(), 43u);
+  for (const auto& member : g["members"]) {
+    const std::string id = member["id"].get<std::string>();
+    const std::string path = hoefling_state_dict(id);
+    SCOPED_TRACE(path);
+    const bool legacy = fovea_test::read_raw(path).compare(0, 2, "\x80\x02") == 0;
+    EXPECT_EQ(legacy, id == "03000" || id == "04000");
+    const auto sd = read_state_dict(path);
+    std::vector<std::string> got;
+    for (const auto& [k, t] : sd) got.push_back(k);
+    ASSERT_EQ(got, keys);
+    for (const auto& [k, t] : sd) {
+      EXPECT_EQ(t.sizes().vec(), g["state_dict_shapes"][k].get<std::vector<int64_t>>()) << k;
+      const bool counter = k.find("num_batches_tracked") != std::string::npos;
+      EXPECT_EQ(t.scalar_type(), counter ? at::kLong : at::kFloat) << k;
+    }
+    // The three log_speed entries of a session are one storage, with the
+    // member's value.
+    for (const auto& [session, value] : member["log_speed"].items()) {
+      const at::Tensor& core = find(sd, "core.log_speed_" + session);
+      for (const char* layer : {"layer0", "layer1"}) {
+        const at::Tensor& conv = find(sd, std::string("core.features.") + layer + ".conv.log_speed_" + session);
+        EXPECT_TRUE(at::equal(conv, core)) << session;
+        EXPECT_EQ(conv.data_ptr(), core.data_ptr()) << session;
+      }
+      EXPECT_EQ(core.item<float>(), value.get<float>()) << session;
+    }
+    // Values fixed by the generator, the same in every member.
+    for (const auto& [k, values] : g["laplace_filters"].items()) {
+      EXPECT_TRUE(at::equal(find(sd, k).flatten(), at::tensor(values.get<std::vector<float>>()))) << k;
+    }
+    const at::Tensor grid = find(sd, "readout.1_ventral1_20201021.grid");
+    EXPECT_TRUE(at::allclose(grid[0].select(2, 0).select(1, 0), at::linspace(-1, 1, 8), 0, 1e-6));
+    EXPECT_TRUE(at::allclose(grid[0].select(2, 1).select(0, 0), at::linspace(-0.75, 0.75, 6), 0, 1e-6));
+  }
+}
+
+TEST(TorchArchive, HoeflingLegacyMatchesZipResave) {
+  if (!have_hoefling()) GTEST_SKIP() << "no hoefling_ensemble golden dir";
+  const std::string path = hoefling_state_dict("03000");
+  const auto legacy = read_state_dict(path);
+  std::vector<std::pair<std::string, PyRef>> entries;
+  for (const auto& [k, t] : legacy) entries.emplace_back(k, fovea::test::py_tensor(t));
+  ScratchDir dir;
+  const std::string zip = dir.file("resaved.pth.tar");
+  fovea::test::write_torch_archive(zip, fovea::test::py_dict(entries));
+  const auto resaved = read_state_dict(zip);
+  ASSERT_EQ(resaved.size(), legacy.size());
+  for (size_t i = 0; i < legacy.size(); ++i) {
+    EXPECT_EQ(resaved[i].first, legacy[i].first);
+    EXPECT_EQ(resaved[i].second.scalar_type(), legacy[i].second.scalar_type()) << legacy[i].first;
+    EXPECT_TRUE(at::equal(resaved[i].second, legacy[i].second)) << legacy[i].first;
+  }
+}
+
+TEST(TorchArchive, HoeflingLegacyTruncatedAndCorrupted) {
+  if (!have_hoefling()) GTEST_SKIP() << "no hoefling_ensemble golden dir";
+  const std::string good = fovea_test::read_raw(hoefling_state_dict("03000"));
+  ScratchDir dir;
+  const std::string path = dir.file("cut.pth.tar");
+  // Cuts in the header (its pickles end at 15, 21, 137), the object pickle
+  // (to 6323), the key list (to 6923), the first count and the data.
+  for (size_t n : {size_t{2}, size_t{15}, size_t{20}, size_t{137}, size_t{3000}, size_t{6320}, size_t{6500},
+                   size_t{6927}, size_t{7031}, good.size() - 900, good.size() - 1}) {
+    ASSERT_LT(n, good.size());
+    fovea_test::write_raw(path, good.substr(0, n));
+    expect_error([&] { read_state_dict(path); }, {path});
+  }
+  // Random byte changes: an error or a result, never a crash.
+  std::mt19937 rng(11);
   int errors = 0;
   for (int trial = 0; trial < 300; ++trial) {
     std::string bad = good;

@@ -41,6 +41,11 @@ std::string cached_path_for(const std::string& url, const DownloadOptions& optio
 // on failure.
 std::string download_cached(const std::string& url, const DownloadOptions& options = {});
 
+// The same to a path of the caller's choosing (a file that exists is kept and
+// not fetched again), for downloads that must share one folder, such as the
+// 15 files of the Höfling 2024 ensemble.
+std::string download_to(const std::string& url, const std::string& target, const DownloadOptions& options = {});
+
 // As download_cached; a `.zip` URL is also unpacked into a folder next to the
 // archive (<name without .zip>/) and the one checkpoint inside (.ckpt, .pt,
 // .pth or .safetensors) is returned.

@@ -66,11 +66,24 @@ struct PyValue {
 // beyond int64 become Object "builtins.int" whose args[0] holds the digits.
 // Reference cycles (OmegaConf nodes point to their `_parent`) are cut: the
 // back reference reads as None. Values nested more than 512 deep are refused.
-// Persistent ids of the form torch.save writes ('storage', storage_type, key,
-// location, numel) are resolved through `load_storage(key, dtype, numel)`,
-// which must return a 1-D tensor; each key is loaded once.
+// Persistent ids of the forms torch.save writes are resolved through
+// `load_storage(key, dtype, numel)`, which must return a 1-D tensor of at
+// least `numel` elements; each key is loaded once per parse, so tensors on
+// the same storage share its memory (unless their view had to be made
+// contiguous, which copies it). The two forms:
+//   zip container:    ('storage', storage_type, key, location, numel)
+//   legacy container: ('storage', storage_type, key, location, numel, view)
+//                     where view is None (the whole storage) or
+//                     (view_key, offset, size), elements of storage `key`.
 using StorageLoader = std::function<at::Tensor(const std::string& key, at::ScalarType dtype, int64_t numel)>;
 PyRef parse_pickle(const std::string& bytes, const std::string& origin, const StorageLoader& load_storage = nullptr);
+
+// Parses the pickle that starts at byte `offset` of `bytes` and, if `end` is
+// given, stores there the offset just past its STOP opcode: for streams of
+// consecutive pickles (torch.save's legacy container). Errors give positions
+// counted from the start of `bytes`.
+PyRef parse_pickle_at(const std::string& bytes, size_t offset, const std::string& origin,
+                      const StorageLoader& load_storage, size_t* end);
 
 // Turns OmegaConf objects (DictConfig, ListConfig, AnyNode and the other
 // value nodes) into plain Dict/List/values, recursively through their
@@ -79,11 +92,23 @@ PyRef parse_pickle(const std::string& bytes, const std::string& origin, const St
 // Dict of its items. Everything else is returned as it is.
 PyRef omegaconf_to_plain(const PyRef& value);
 
-// Reads a torch.save zip archive (`<name>/data.pkl` + `<name>/data/<key>`):
-// the unpickled object with every tensor materialised on the CPU.
+// Reads a torch.save file: the unpickled object with every tensor
+// materialised on the CPU. Both containers are read, told apart by their
+// first bytes:
+//  * zip (PyTorch >= 1.6, "PK\x03\x04"): `<name>/data.pkl` holds the object
+//    pickle, `<name>/data/<key>` the raw bytes of each storage, and an
+//    optional `<name>/byteorder` says "little" or "big".
+//  * legacy (older PyTorch, or `_use_new_zipfile_serialization=False`;
+//    "\x80\x02" and a pickled magic number): consecutive pickles (the magic
+//    number, protocol version 1001, a sys-info dict, the object, the list of
+//    storage keys), then for each key in that list an int64 element count and
+//    the storage's bytes, both little-endian.
+// Every error (truncated file, a storage missing, sizes that disagree) is a
+// fovea::Error naming `path`.
 PyRef read_torch_archive(const std::string& path);
 
-// A state dict (an OrderedDict/dict of name -> tensor) from a torch.save file;
+// A state dict (an OrderedDict/dict of name -> tensor) from a torch.save file
+// of either container, in the file's key order;
 // a training checkpoint's "state_dict" entry is accepted too. Throws
 // fovea::Error "<path>: not a PyTorch state dict (...)" otherwise.
 std::vector<std::pair<std::string, at::Tensor>> read_state_dict(const std::string& path);
