@@ -31,7 +31,7 @@ void add_import_command(CLI::App& app) {
         fail("--input-size", "expected HxW, e.g. 66x130, got '" + args->input_size + "'");
       options.input_hw = {h, w};
     }
-    auto model = nn::import_checkpoint(nn::locate_model_file(args->input), options);
+    auto model = nn::load_any_model(args->input, options);
     const auto parent = std::filesystem::path(args->output).parent_path();
     if (!parent.empty()) io::make_directories(parent.string());
     nn::save_model(args->output, *model);

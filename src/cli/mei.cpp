@@ -71,7 +71,11 @@ void run_mei(MeiArgs& a) {
   std::vector<insilico::MeiResult> results;
   std::string prefix;
   if (inner) {
-    results = insilico::optimize_channel_meis(model, a.layer, parse_index_list(a.channels, "--channel"), recipe);
+    // A core with per-session parameters runs with --session's, else (as
+    // openretina's visualize) with the first session's.
+    if (!a.session.empty()) nn::check_session(*model, a.session, a.model + " (--session)");
+    const std::string session = a.session.empty() ? model->readout_keys().front() : a.session;
+    results = insilico::optimize_channel_meis(model, a.layer, parse_index_list(a.channels, "--channel"), recipe, session);
     prefix = a.layer + "_channel_";
   } else {
     nn::check_session(*model, a.session, a.model + " (--session)");

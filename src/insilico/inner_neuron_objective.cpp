@@ -6,6 +6,7 @@
 
 #include "fovea/error.h"
 #include "fovea/insilico/objectives.h"
+#include "fovea/nn/legacy_core.h"
 #include "fovea/nn/retina_core.h"
 #include "fovea/nn/v1_cores.h"
 
@@ -16,6 +17,8 @@ namespace {
 int64_t core_layer_count(const nn::Model& model) {
   if (auto retina = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model.core())) return retina->n_layers();
   if (auto v1 = std::dynamic_pointer_cast<nn::MinimodelCore>(model.core())) return v1->n_layers();
+  if (auto legacy = std::dynamic_pointer_cast<nn::ParametricFactorizedBatchConv3dCore>(model.core()))
+    return legacy->n_layers();
   return 0;
 }
 
@@ -57,19 +60,22 @@ std::vector<std::string> InnerNeuronVisualizationObjective::layer_names(const nn
 }
 
 at::Tensor InnerNeuronVisualizationObjective::layer_output(nn::Model& model, int64_t index,
-                                                           const at::Tensor& stimulus) {
+                                                           const at::Tensor& stimulus, const std::string& data_key) {
   check(index >= 0 && index < core_layer_count(model), "InnerNeuronVisualizationObjective",
         "layer index " + std::to_string(index) + " is out of range");
   if (auto retina = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model.core()))
     return retina_layer_output(*retina, index, stimulus);
+  if (auto legacy = std::dynamic_pointer_cast<nn::ParametricFactorizedBatchConv3dCore>(model.core()))
+    return legacy->forward_layers(stimulus, data_key, index + 1);
   auto v1 = std::dynamic_pointer_cast<nn::MinimodelCore>(model.core());
   return v1->forward_layers(stimulus, index + 1);
 }
 
 InnerNeuronVisualizationObjective::InnerNeuronVisualizationObjective(std::shared_ptr<nn::Model> model,
                                                                      const std::string& layer, int64_t channel,
-                                                                     std::shared_ptr<ResponseReducer> reducer)
-    : model_(std::move(model)), channel_(channel), reducer_(std::move(reducer)) {
+                                                                     std::shared_ptr<ResponseReducer> reducer,
+                                                                     std::string data_key)
+    : model_(std::move(model)), channel_(channel), reducer_(std::move(reducer)), data_key_(std::move(data_key)) {
   const std::string where = "InnerNeuronVisualizationObjective";
   check(model_ != nullptr, where, "no model given");
   check(reducer_ != nullptr, where, "no response reducer given");
@@ -82,18 +88,24 @@ InnerNeuronVisualizationObjective::InnerNeuronVisualizationObjective(std::shared
                     (list.empty() ? std::string("none (only the retina and V1 minimodel cores are supported)")
                                   : list));
   }
-  int64_t channels = 0;
-  if (auto retina = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model_->core()))
-    channels = retina->options().channels.at(layer_index_ + 1);
-  else if (auto v1 = std::dynamic_pointer_cast<nn::MinimodelCore>(model_->core()))
-    channels = layer_index_ == 0 ? v1->options().n_conv : v1->options().n_conv_mid;
+  const int64_t channels = layer_channels(*model_, layer_index_);
   check(channel >= 0 && channel < channels, where,
         "channel " + std::to_string(channel) + " is out of range: layer '" + known[layer_index_] + "' has " +
             std::to_string(channels) + " channels");
 }
 
+int64_t InnerNeuronVisualizationObjective::layer_channels(const nn::Model& model, int64_t index) {
+  if (auto retina = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model.core()))
+    return retina->options().channels.at(index + 1);
+  if (auto v1 = std::dynamic_pointer_cast<nn::MinimodelCore>(model.core()))
+    return index == 0 ? v1->options().n_conv : v1->options().n_conv_mid;
+  if (auto legacy = std::dynamic_pointer_cast<nn::ParametricFactorizedBatchConv3dCore>(model.core()))
+    return legacy->options().hidden_channels.at(index);
+  return 0;
+}
+
 at::Tensor InnerNeuronVisualizationObjective::forward(const at::Tensor& stimulus) {
-  const at::Tensor output = layer_output(*model_, layer_index_, stimulus).select(1, channel_);
+  const at::Tensor output = layer_output(*model_, layer_index_, stimulus, data_key_).select(1, channel_);
   // (B, [T,] H, W) -> the centre pixel, averaged over the batch.
   const int64_t h = output.size(-2), w = output.size(-1);
   const at::Tensor centre = output.select(-1, w / 2).select(-1, h / 2);

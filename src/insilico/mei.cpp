@@ -22,6 +22,15 @@ MeiRecipe hoefling_2024_recipe() {
   return r;
 }
 
+MeiRecipe visualize_recipe(int64_t channels, int64_t time_steps, bool* constrained) {
+  MeiRecipe r = channels == 2 ? hoefling_2024_recipe() : MeiRecipe{};
+  r.time_steps = time_steps;
+  r.postprocess_start = true;
+  if (channels == 2) r.range_regularization = 0.1;
+  if (constrained) *constrained = channels == 2;
+  return r;
+}
+
 namespace {
 
 bool is_movie_model(const nn::Model& model) { return model.input_shape().size() == 4; }
@@ -64,11 +73,11 @@ class BatchedNeuronObjective : public ModelObjective {
 class BatchedChannelObjective : public Objective {
  public:
   BatchedChannelObjective(std::shared_ptr<nn::Model> model, int64_t layer, std::vector<int64_t> channels,
-                          std::shared_ptr<ResponseReducer> reducer, bool decrease)
+                          std::shared_ptr<ResponseReducer> reducer, bool decrease, std::string data_key)
       : model_(std::move(model)), layer_(layer), channels_(std::move(channels)), reducer_(std::move(reducer)),
-        sign_(decrease ? -1.0 : 1.0) {}
+        sign_(decrease ? -1.0 : 1.0), data_key_(std::move(data_key)) {}
   at::Tensor per_sample(const at::Tensor& stimuli) {
-    const at::Tensor out = InnerNeuronVisualizationObjective::layer_output(*model_, layer_, stimuli);
+    const at::Tensor out = InnerNeuronVisualizationObjective::layer_output(*model_, layer_, stimuli, data_key_);
     const int64_t h = out.size(-2) / 2, w = out.size(-1) / 2;
     std::vector<at::Tensor> scores;
     for (size_t b = 0; b < channels_.size(); ++b)
@@ -83,6 +92,23 @@ class BatchedChannelObjective : public Objective {
   std::vector<int64_t> channels_;
   std::shared_ptr<ResponseReducer> reducer_;
   double sign_;
+  std::string data_key_;
+};
+
+// A stimulus regulariser applied to each sample of a batch on its own and
+// summed: the norm in RangeRegularizationLoss is a per-stimulus norm, so a
+// batch of MEIs gets the gradients of separate runs.
+class PerSampleRegularizer : public StimulusRegularizationLoss {
+ public:
+  explicit PerSampleRegularizer(std::shared_ptr<StimulusRegularizationLoss> inner) : inner_(std::move(inner)) {}
+  at::Tensor forward(const at::Tensor& stimuli) override {
+    at::Tensor total = inner_->forward(stimuli.narrow(0, 0, 1));
+    for (int64_t b = 1; b < stimuli.size(0); ++b) total = total + inner_->forward(stimuli.narrow(0, b, 1));
+    return total;
+  }
+
+ private:
+  std::shared_ptr<StimulusRegularizationLoss> inner_;
 };
 
 OptimizerFactory optimizer_factory(const MeiRecipe& r) {
@@ -116,14 +142,30 @@ std::vector<std::shared_ptr<StimulusPostprocessor>> postprocessors(const nn::Mod
   return out;
 }
 
+std::vector<std::shared_ptr<StimulusRegularizationLoss>> regularizers(const nn::Model& model, const MeiRecipe& r) {
+  if (!r.range_regularization) return {};
+  check(r.norm || !r.ranges.empty(), "mei", "the range regularisation needs a norm or clip ranges");
+  ChannelRanges ranges = r.ranges;
+  if (ranges.empty()) ranges.assign(static_cast<size_t>(model.input_shape().front()), {std::nullopt, std::nullopt});
+  return {std::make_shared<PerSampleRegularizer>(
+      std::make_shared<RangeRegularizationLoss>(ranges, r.norm, *r.range_regularization))};
+}
+
 // Optimises one batch of targets with `objective` (per_sample gives each target's score).
 template <typename BatchedObjective>
 std::vector<MeiResult> optimize_batch(nn::Model& model, BatchedObjective& objective, const std::vector<int64_t>& targets,
-                                      const MeiRecipe& recipe) {
+                                      const MeiRecipe& recipe, const std::vector<at::Tensor>& draws) {
   std::vector<at::Tensor> starts;
-  for (int64_t t : targets) starts.push_back(mei_start(model, recipe, t));
+  for (size_t i = 0; i < targets.size(); ++i)
+    starts.push_back(draws.empty() ? mei_start(model, recipe, targets[i])
+                                   : draws[i].to(at::kFloat).reshape(model.stimulus_shape(recipe.time_steps, 1)) *
+                                         recipe.init_scale);
   const auto device = model.parameters().empty() ? at::Device(at::kCPU) : model.parameters().front().device();
-  at::Tensor stimulus = at::cat(starts).to(device).set_requires_grad(true);
+  const auto processors = postprocessors(model, recipe);
+  at::Tensor start = at::cat(starts).to(device);
+  if (recipe.postprocess_start)
+    for (const auto& p : processors) start = p->process(start);
+  at::Tensor stimulus = start.set_requires_grad(true);
   std::vector<double> start_scores;
   {
     torch::NoGradGuard no_grad;
@@ -133,8 +175,8 @@ std::vector<MeiResult> optimize_batch(nn::Model& model, BatchedObjective& object
   std::unique_ptr<OptimizationStopper> stopper =
       recipe.patience ? std::make_unique<EarlyStopper>(recipe.steps, *recipe.patience, recipe.min_delta)
                       : std::make_unique<OptimizationStopper>(recipe.steps);
-  const auto trace = optimize_stimulus(stimulus, optimizer_factory(recipe), objective, *stopper, {},
-                                       postprocessors(model, recipe));
+  const auto trace = optimize_stimulus(stimulus, optimizer_factory(recipe), objective, *stopper,
+                                       regularizers(model, recipe), processors);
   torch::NoGradGuard no_grad;
   const at::Tensor final_scores = objective.per_sample(stimulus).cpu().to(at::kDouble);
   std::vector<MeiResult> results;
@@ -152,7 +194,9 @@ std::vector<MeiResult> optimize_batch(nn::Model& model, BatchedObjective& object
 
 template <typename MakeObjective>
 std::vector<MeiResult> optimize_in_batches(nn::Model& model, const std::vector<int64_t>& targets,
-                                           const MeiRecipe& recipe, MakeObjective make_objective) {
+                                           const MeiRecipe& recipe, MakeObjective make_objective,
+                                           const std::vector<at::Tensor>& draws = {}) {
+  check(draws.empty() || draws.size() == targets.size(), "mei", "one start draw per target expected");
   check(!targets.empty(), "mei", "no targets given");
   check(recipe.steps >= 0, "mei", "the number of steps must not be negative");
   FrozenForOptimisation frozen(model);
@@ -161,7 +205,10 @@ std::vector<MeiResult> optimize_in_batches(nn::Model& model, const std::vector<i
   for (size_t i = 0; i < targets.size(); i += batch) {
     const std::vector<int64_t> part(targets.begin() + i, targets.begin() + std::min(targets.size(), i + batch));
     auto objective = make_objective(part);
-    auto results = optimize_batch(model, *objective, part, recipe);
+    const std::vector<at::Tensor> part_draws =
+        draws.empty() ? draws
+                      : std::vector<at::Tensor>(draws.begin() + i, draws.begin() + i + part.size());
+    auto results = optimize_batch(model, *objective, part, recipe, part_draws);
     for (auto& r : results) all.push_back(std::move(r));
   }
   return all;
@@ -178,24 +225,30 @@ at::Tensor mei_start(const nn::Model& model, const MeiRecipe& recipe, int64_t ta
 }
 
 std::vector<MeiResult> optimize_neuron_meis(std::shared_ptr<nn::Model> model, const std::string& session,
-                                            const std::vector<int64_t>& neurons, const MeiRecipe& recipe) {
+                                            const std::vector<int64_t>& neurons, const MeiRecipe& recipe,
+                                            const std::vector<at::Tensor>& start_draws) {
   check(model != nullptr, "mei", "no model given");
   auto reducer = make_reducer(*model, recipe);
-  return optimize_in_batches(*model, neurons, recipe, [&](const std::vector<int64_t>& part) {
-    return std::make_unique<BatchedNeuronObjective>(model, session, part, reducer, recipe.decrease);
-  });
+  return optimize_in_batches(
+      *model, neurons, recipe,
+      [&](const std::vector<int64_t>& part) {
+        return std::make_unique<BatchedNeuronObjective>(model, session, part, reducer, recipe.decrease);
+      },
+      start_draws);
 }
 
 std::vector<MeiResult> optimize_channel_meis(std::shared_ptr<nn::Model> model, const std::string& layer,
-                                             const std::vector<int64_t>& channels, const MeiRecipe& recipe) {
+                                             const std::vector<int64_t>& channels, const MeiRecipe& recipe,
+                                             const std::string& session) {
   check(model != nullptr, "mei", "no model given");
   auto reducer = make_reducer(*model, recipe);
   check(!channels.empty(), "mei", "no channels given");
   // The single-channel objective validates the layer name and each channel index.
   int64_t layer_index = -1;
-  for (int64_t c : channels) layer_index = InnerNeuronVisualizationObjective(model, layer, c, reducer).layer_index();
+  for (int64_t c : channels)
+    layer_index = InnerNeuronVisualizationObjective(model, layer, c, reducer, session).layer_index();
   return optimize_in_batches(*model, channels, recipe, [&](const std::vector<int64_t>& part) {
-    return std::make_unique<BatchedChannelObjective>(model, layer_index, part, reducer, recipe.decrease);
+    return std::make_unique<BatchedChannelObjective>(model, layer_index, part, reducer, recipe.decrease, session);
   });
 }
 

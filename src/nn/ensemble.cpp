@@ -51,11 +51,13 @@ std::vector<int64_t> EnsembleCore::output_shape(const std::vector<int64_t>& inpu
   return first;
 }
 
-at::Tensor EnsembleCore::forward(const at::Tensor& input) {
+at::Tensor EnsembleCore::forward(const at::Tensor& input) { return forward_session(input, ""); }
+
+at::Tensor EnsembleCore::forward_session(const at::Tensor& input, const std::string& data_key) {
   std::vector<at::Tensor> outputs;
   outputs.reserve(members_.size());
   for (const auto& m : members_) {
-    outputs.push_back(m->forward(input));
+    outputs.push_back(m->forward_session(input, data_key));
     if (!outputs.back().sizes().equals(outputs.front().sizes()))
       fail("ensemble core", "member " + std::to_string(outputs.size() - 1) + " gives output shape " +
                                 shape_text(outputs.back().sizes().vec()) + ", member 0 " +

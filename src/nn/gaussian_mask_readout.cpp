@@ -17,6 +17,7 @@ GaussianMaskReadoutOptions GaussianMaskReadoutOptions::from_json(const Json& spe
   o.positive = field<bool>(spec, "positive", o.positive);
   o.mask_l1_reg = field<double>(spec, "mask_l1_reg", o.mask_l1_reg);
   o.feature_weights_l1_reg = field<double>(spec, "feature_weights_l1_reg", o.feature_weights_l1_reg);
+  o.legacy_scale_name = field<bool>(spec, "legacy_scale_name", o.legacy_scale_name);
   return o;
 }
 
@@ -27,7 +28,8 @@ Json GaussianMaskReadoutOptions::to_json() const {
               {"gaussian_var_scale", gaussian_var_scale},
               {"positive", positive},
               {"mask_l1_reg", mask_l1_reg},
-              {"feature_weights_l1_reg", feature_weights_l1_reg}};
+              {"feature_weights_l1_reg", feature_weights_l1_reg},
+              {"legacy_scale_name", legacy_scale_name}};
 }
 
 // ---- GaussianMaskReadout ----
@@ -49,10 +51,11 @@ GaussianMaskReadout::GaussianMaskReadout(const std::vector<int64_t>& in_shape, i
   features = register_parameter("features", torch::empty({1, c, 1, outdims}).normal_(1.0 / c, 0.01));
   // Without `scale`/`bias` openretina still keeps the tensors, as buffers, so
   // the state dict has the same keys either way.
+  const char* scale_name = options.legacy_scale_name ? "scale" : "scale_param";
   if (options.scale)
-    scale_param = register_parameter("scale_param", torch::empty({outdims}).normal_(1.0, 0.01));
+    scale_param = register_parameter(scale_name, torch::empty({outdims}).normal_(1.0, 0.01));
   else
-    scale_param = register_buffer("scale_param", torch::ones({outdims}));
+    scale_param = register_buffer(scale_name, torch::ones({outdims}));
   if (options.bias)
     bias = register_parameter("bias", torch::zeros({outdims}));
   else

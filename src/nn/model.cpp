@@ -33,7 +33,7 @@ Model::Model(std::shared_ptr<Core> core, std::shared_ptr<Readout> readout, Json 
       spec_(std::move(spec)) {}
 
 at::Tensor Model::forward(const at::Tensor& input, const std::string& data_key) {
-  return readout_->forward(core_->forward(input), data_key);
+  return readout_->forward(core_->forward_session(input, data_key), data_key);
 }
 
 std::vector<int64_t> Model::input_shape() const {

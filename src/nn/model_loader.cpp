@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "fovea/error.h"
+#include "fovea/nn/hoefling_ensemble.h"
 #include "fovea/nn/pretrained_models.h"
 
 namespace fovea::nn {
@@ -55,6 +56,11 @@ bool is_safetensors_file(const std::string& path) {
 
 std::shared_ptr<Model> load_any_model(const std::string& name_url_or_path, const ImportOptions& options,
                                       const io::DownloadOptions& download) {
+  if (is_hoefling_ensemble_name(name_url_or_path))
+    return load_hoefling_ensemble(hoefling_member_index(name_url_or_path), /*center=*/false, download);
+  std::error_code ec;
+  if (fs::is_directory(name_url_or_path, ec) && fs::exists(fs::path(name_url_or_path) / "config_00000.yaml", ec))
+    return load_ensemble_from_directory(name_url_or_path);
   const std::string path = locate_model_file(name_url_or_path, download);
   if (is_safetensors_file(path)) return load_model(path);
   return import_checkpoint(path, options);

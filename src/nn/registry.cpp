@@ -68,6 +68,7 @@ std::vector<std::string> readout_types() {
 void register_v1_modules();
 void register_retina_modules();
 void register_retina_variant_modules();  // retina_variants_registration.cpp
+void register_legacy_modules();          // legacy_core.cpp
 
 void register_builtin_modules() {
   static std::once_flag once;
@@ -75,6 +76,7 @@ void register_builtin_modules() {
     register_v1_modules();
     register_retina_modules();
     register_retina_variant_modules();
+    register_legacy_modules();
   });
 }
 

@@ -35,11 +35,23 @@ struct MeiRecipe {
   ChannelRanges ranges;             // ... and per-channel ranges (empty: none)
   std::optional<double> lowpass_sigma;  // TemporalGaussianLowPassFilterProcessor (movies only)
   int64_t lowpass_kernel_size = 5;
+  // openretina's visualize also post-processes the start (P(randn · 0.1)) and
+  // adds RangeRegularizationLoss(ranges, norm, factor) to the loss.
+  bool postprocess_start = false;
+  std::optional<double> range_regularization;  // the factor; needs `norm` or `ranges`
   int64_t batch_size = 16;          // targets optimised together
 };
 
 // openretina's Hoefling 2024 recipe constraints: norm 30, green [−0.654, 6.269], UV [−0.913, 6.269].
 MeiRecipe hoefling_2024_recipe();
+
+// The recipe of openretina's `visualize` for a model with `channels` stimulus
+// channels: the seed recipe with T = time_steps, the start post-processed and,
+// for green/UV models (2 channels), the Höfling constraints (norm 30, the
+// clip ranges) with RangeRegularizationLoss(factor 0.1). 1-channel models are
+// unconstrained. openretina fails on 3 or more channels; fovea runs them
+// unconstrained (`constrained` tells which).
+MeiRecipe visualize_recipe(int64_t channels, int64_t time_steps, bool* constrained = nullptr);
 
 struct MeiResult {
   int64_t target = 0;            // neuron or channel index
@@ -54,13 +66,18 @@ at::Tensor mei_start(const nn::Model& model, const MeiRecipe& recipe, int64_t ta
 
 // MEIs of output neurons of one session (data_key; "" for single-session models).
 // fovea::Error for an unknown session or a neuron out of range.
+// `start_draws`, when given, replace the seeded standard-normal draws (one
+// per neuron, of the stimulus shape), e.g. to repeat a reference run.
 std::vector<MeiResult> optimize_neuron_meis(std::shared_ptr<nn::Model> model, const std::string& session,
-                                            const std::vector<int64_t>& neurons, const MeiRecipe& recipe);
+                                            const std::vector<int64_t>& neurons, const MeiRecipe& recipe,
+                                            const std::vector<at::Tensor>& start_draws = {});
 
 // MEIs of channels of an inner core layer ("features.layer{i}"): the channel's
 // activation at the spatial centre, as openretina's InnerNeuronVisualizationObjective.
+// `session` selects the session of cores with per-session parameters.
 std::vector<MeiResult> optimize_channel_meis(std::shared_ptr<nn::Model> model, const std::string& layer,
-                                             const std::vector<int64_t>& channels, const MeiRecipe& recipe);
+                                             const std::vector<int64_t>& channels, const MeiRecipe& recipe,
+                                             const std::string& session = "");
 
 // The objective of each sample of a stimulus batch for its target (neurons of a session).
 std::vector<double> neuron_objectives(nn::Model& model, const std::string& session,

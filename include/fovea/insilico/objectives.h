@@ -97,13 +97,18 @@ class ContrastiveNeuronObjective : public ModelObjective {
 // that lists the known ones.
 class InnerNeuronVisualizationObjective : public Objective {
  public:
+  // `data_key` selects the session of cores with per-session parameters (the
+  // legacy Höfling core's log speeds); other cores ignore it.
   InnerNeuronVisualizationObjective(std::shared_ptr<nn::Model> model, const std::string& layer, int64_t channel,
-                                    std::shared_ptr<ResponseReducer> reducer);
+                                    std::shared_ptr<ResponseReducer> reducer, std::string data_key = "");
   at::Tensor forward(const at::Tensor& stimulus) override;
   // The layer names this model's core supports ("features.layer0", ...).
   static std::vector<std::string> layer_names(const nn::Model& model);
   // The output of core layer `index` (as in layer_names) for a stimulus batch.
-  static at::Tensor layer_output(nn::Model& model, int64_t index, const at::Tensor& stimulus);
+  static at::Tensor layer_output(nn::Model& model, int64_t index, const at::Tensor& stimulus,
+                                 const std::string& data_key = "");
+  // The output channels of core layer `index`.
+  static int64_t layer_channels(const nn::Model& model, int64_t index);
   // The index of the layer this objective reads (into layer_names).
   int64_t layer_index() const { return layer_index_; }
 
@@ -112,6 +117,7 @@ class InnerNeuronVisualizationObjective : public Objective {
   int64_t layer_index_;
   int64_t channel_;
   std::shared_ptr<ResponseReducer> reducer_;
+  std::string data_key_;
 };
 
 }  // namespace fovea::insilico

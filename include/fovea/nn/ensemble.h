@@ -26,6 +26,8 @@ class EnsembleCore : public Core {
 
   // (B, ...) -> (B, M, C, T, H', W').
   at::Tensor forward(const at::Tensor& input) override;
+  // The same, each member with its session's parameters.
+  at::Tensor forward_session(const at::Tensor& input, const std::string& data_key) override;
   // The sum of the members' regularisers (each member keeps its own penalty).
   at::Tensor regularizer() override;
   // (M, member output shape...).

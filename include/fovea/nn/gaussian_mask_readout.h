@@ -22,6 +22,9 @@ struct GaussianMaskReadoutOptions {
   bool positive = false;  // clamp the feature weights to >= 0 on every forward
   double mask_l1_reg = 1.0;
   double feature_weights_l1_reg = 1.0;
+  // The legacy SpatialXFeature3d readout (the Höfling 2024 ensemble) stores
+  // the same tensor as `scale`; the model's attribute stays scale_param.
+  bool legacy_scale_name = false;
 
   // Reads the fields above from a readout spec; absent fields keep their default.
   static GaussianMaskReadoutOptions from_json(const Json& spec);

@@ -20,6 +20,10 @@ using Json = nlohmann::json;
 class Core : public torch::nn::Module {
  public:
   virtual at::Tensor forward(const at::Tensor& input) = 0;
+  // The forward pass for one session (`data_key`). Cores with per-session
+  // parameters (the legacy Höfling core's log speeds) override it; the others
+  // share everything across sessions and ignore the key.
+  virtual at::Tensor forward_session(const at::Tensor& input, const std::string& data_key) { return forward(input); }
   // The regularisation term of the core (0 for cores without one).
   virtual at::Tensor regularizer();
   // Output shape (channels, [time,] height, width) for an input shape without the batch axis.

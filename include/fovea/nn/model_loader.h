@@ -23,7 +23,9 @@ std::string locate_model_file(const std::string& name_url_or_path, const io::Dow
 bool is_safetensors_file(const std::string& path);
 
 // Loads a fovea model file with load_model and anything else with
-// import_checkpoint, after locate_model_file.
+// import_checkpoint, after locate_model_file. "hoefling_2024_ensemble[:N]"
+// and a folder of ensemble files (config_00000.yaml, ...) load the Höfling
+// 2024 ensemble or one member of it (hoefling_ensemble.h).
 std::shared_ptr<Model> load_any_model(const std::string& name_url_or_path, const ImportOptions& options = {},
                                       const io::DownloadOptions& download = {});
 
