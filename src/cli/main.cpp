@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "fovea/error.h"
 #include "fovea/nn/kernels/select_kernels.h"
+#include "fovea/nn/plugins.h"
 
 namespace fovea::cli {
 
@@ -48,6 +49,19 @@ int main(int argc, char** argv) {
   fovea::cli::add_visualize_command(app);
   fovea::cli::add_top_images_command(app);
   fovea::cli::add_plot_eval_command(app);
+  // Plugins add custom cores and readouts (see fovea/nn/plugins.h); loaded
+  // after parsing (so --help needs none) and before the subcommand runs.
+  std::vector<std::string> plugins;
+  app.add_option("--plugin", plugins,
+                 "shared library with custom cores/readouts to load before the command (repeatable, before the "
+                 "command; also FOVEA_PLUGINS=a.so:b.so)")
+      ->type_name("PATH")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.parse_complete_callback([&plugins] {
+    fovea::nn::load_plugins_from_environment();
+    for (const auto& path : plugins) fovea::nn::load_plugin(path);
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

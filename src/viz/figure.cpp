@@ -51,6 +51,21 @@ Panel& Figure::add_panel_at(double x0, double x1, double y0, double y1) {
   return panels_.back()->panel;
 }
 
+const Panel& Figure::panel(size_t index) const {
+  check(index < panels_.size(), "Figure::panel",
+        "panel " + std::to_string(index) + " does not exist; the figure has " + std::to_string(panels_.size()));
+  return panels_[index]->panel;
+}
+
+void imshow_axes(Panel& panel, bool ticks) {
+  check(panel.image.has_value(), "imshow_axes", "the panel has no image");
+  const double rows = static_cast<double>(panel.image->data.rows), cols = static_cast<double>(panel.image->data.cols);
+  panel.image->extent = std::array<double, 4>{-0.5, cols - 0.5, rows - 0.5, -0.5};
+  panel.xlim = std::make_pair(-0.5, cols - 0.5);
+  panel.ylim = std::make_pair(rows - 0.5, -0.5);
+  panel.axes = ticks;
+}
+
 const std::vector<std::string>& figure_formats() {
   static const std::vector<std::string> formats = {"png", "svg", "pdf", "jpg", "jpeg"};
   return formats;
@@ -112,6 +127,18 @@ struct Range {
     return {lo - d, hi + d};
   }
 };
+
+// About how wide PLplot's widest tick label over [a, b] is, in digit
+// widths: the integer digits (PLplot switches to an exponent beyond 5), a
+// minus sign, and the decimals its tick step needs (the point counts half).
+double tick_label_chars(double a, double b) {
+  const double lo = std::min(a, b), hi = std::max(a, b), range = hi - lo;
+  if (!(range > 0) || !std::isfinite(range)) return 3;
+  const double mag = std::max(std::abs(lo), std::abs(hi));
+  const int decimals = std::max(0, static_cast<int>(std::ceil(-std::log10(range / 5))));
+  const int digits = mag >= 1 ? static_cast<int>(std::floor(std::log10(mag))) + 1 : 1;
+  return std::min(digits, 5) + (lo < 0 ? 1 : 0) + (decimals > 0 ? decimals + 0.5 : 0);
+}
 
 void check_finite(const std::vector<double>& values, const std::string& what) {
   for (double v : values)
@@ -194,13 +221,15 @@ class FigureRenderer {
     pls_.scmap1(r.data(), g.data(), b.data(), 256);
   }
 
-  // Draws a grid as an image: data[i][j] is column i, row j from the bottom.
-  void draw_grid(const Grid2D& grid, double left, double right, double bottom, double top, double vmin, double vmax) {
+  // Draws a grid as an image: data[i][j] is column i, row j from the low y
+  // end; row 0 of the grid goes to the high y end unless `row0_at_low_y`.
+  void draw_grid(const Grid2D& grid, double left, double right, double bottom, double top, double vmin, double vmax,
+                 bool row0_at_low_y = false) {
     std::vector<std::vector<PLFLT>> columns(grid.cols, std::vector<PLFLT>(grid.rows));
     std::vector<const PLFLT*> pointers(grid.cols);
     for (int64_t c = 0; c < grid.cols; ++c) {
-      for (int64_t r = 0; r < grid.rows; ++r)
-        columns[c][grid.rows - 1 - r] = std::clamp(grid(r, c), vmin, vmax);  // clamp: PLplot skips out-of-range cells
+      for (int64_t r = 0; r < grid.rows; ++r)  // clamp: PLplot skips out-of-range cells
+        columns[c][row0_at_low_y ? r : grid.rows - 1 - r] = std::clamp(grid(r, c), vmin, vmax);
       pointers[c] = columns[c].data();
     }
     pls_.imagefr(pointers.data(), grid.cols, grid.rows, left, right, std::min(bottom, top), std::max(bottom, top),
@@ -215,17 +244,7 @@ class FigureRenderer {
     if (p.image) check_finite(p.image->data.values, "the image of panel '" + p.title + "'");
     for (const auto& l : p.lines) check_finite(l.x, "a line of panel '" + p.title + "'"), check_finite(l.y, "a line");
     for (const auto& b : p.bars) check_finite(b.heights, "the bars of panel '" + p.title + "'");
-
-    // Margins (pixels) for tick labels, axis labels, the title and a colour bar.
-    const bool colorbar = p.image && p.image->colorbar;
-    const double title_px = p.title.empty() ? 6 : 8 + 7 * base_char_ * p.title_size;
-    const double left_px = (p.axes ? 8 + 12 * base_char_ : 4) + (p.ylabel.empty() ? 0 : 12 * base_char_);
-    const double bottom_px = (p.axes ? 8 + 10 * base_char_ : 4) + (p.xlabel.empty() ? 0 : 9 * base_char_);
-    const double right_px =
-        colorbar ? 40 + 14 * base_char_ + (p.image->colorbar_label.empty() ? 0 : 8 * base_char_) : 10;
-    double vx0 = placed.x0 + fx(left_px), vx1 = placed.x1 - fx(right_px);
-    double vy0 = placed.y0 + fy(bottom_px), vy1 = placed.y1 - fy(title_px);
-    if (vx1 <= vx0 + 0.005 || vy1 <= vy0 + 0.005) fail("figure", "the figure is too small for panel '" + p.title + "'");
+    for (const auto& r : p.rects) check_finite({r.x0, r.x1, r.y0, r.y1}, "a rectangle of panel '" + p.title + "'");
 
     // World coordinates.
     Range xr, yr;
@@ -247,6 +266,22 @@ class FigureRenderer {
     auto [wx0, wx1] = p.xlim.value_or(xr.padded(margin));
     auto [wy0, wy1] = p.ylim.value_or(yr.padded(margin));
 
+    // Margins (pixels) for tick labels, axis labels, the title and a colour bar.
+    const bool colorbar = p.image && p.image->colorbar;
+    const double title_px = p.title.empty() ? 6 : 8 + 7 * base_char_ * p.title_size;
+    // A digit of a tick label is about 5 · base_char pixels wide; the y labels
+    // sit left of the axis, the last x label overhangs its end by half its width.
+    const double digit_px = 5 * base_char_;
+    const double tick_labels_px = std::max(8 + 12 * base_char_, 10 + digit_px * tick_label_chars(wy0, wy1));
+    const double left_px = (p.axes ? tick_labels_px : 4) + (p.ylabel.empty() ? 0 : 12 * base_char_);
+    const double bottom_px = (p.axes ? 8 + 10 * base_char_ : 4) + (p.xlabel.empty() ? 0 : 11 * base_char_);
+    const double right_px =
+        colorbar ? 40 + 14 * base_char_ + (p.image->colorbar_label.empty() ? 0 : 8 * base_char_)
+                 : (p.axes ? std::max(10.0, 4 + digit_px * tick_label_chars(wx0, wx1) / 2) : 10);
+    double vx0 = placed.x0 + fx(left_px), vx1 = placed.x1 - fx(right_px);
+    double vy0 = placed.y0 + fy(bottom_px), vy1 = placed.y1 - fy(title_px);
+    if (vx1 <= vx0 + 0.005 || vy1 <= vy0 + 0.005) fail("figure", "the figure is too small for panel '" + p.title + "'");
+
     if (p.image && p.equal_aspect) {
       // The largest viewport inside the margins with square data units.
       const double aspect = std::abs(wy1 - wy0) / std::abs(wx1 - wx0);
@@ -263,10 +298,12 @@ class FigureRenderer {
     if (p.image) {
       std::tie(vmin, vmax) = heatmap_limits(*p.image);
       use_colormap(p.image->colormap);
-      draw_grid(p.image->data, extent[0], extent[1], extent[2], extent[3], vmin, vmax);
+      // An inverted y range shows low y at the top: keep row 0 there.
+      draw_grid(p.image->data, extent[0], extent[1], extent[2], extent[3], vmin, vmax, wy0 > wy1);
     }
     for (const auto& b : p.bars) draw_bars(b);
     for (const auto& l : p.lines) draw_line(l);
+    for (const auto& r : p.rects) draw_rect(r);
 
     set_colour(colours::black);
     pls_.width(1);
@@ -314,6 +351,21 @@ class FigureRenderer {
       pls_.lsty(1);
     }
     pls_.width(1);
+  }
+
+  void draw_rect(const Rect& r) {
+    PLFLT xs[5] = {r.x0, r.x1, r.x1, r.x0, r.x0};
+    PLFLT ys[5] = {r.y0, r.y0, r.y1, r.y1, r.y0};
+    pls_.scol0a(15, r.colour.r, r.colour.g, r.colour.b, std::clamp(r.alpha, 0.0, 1.0));
+    pls_.col0(15);
+    if (r.filled) {
+      pls_.fill(4, xs, ys);
+    } else {
+      pls_.width(r.width);
+      pls_.line(5, xs, ys);
+      pls_.width(1);
+    }
+    pls_.scol0a(15, 0, 0, 0, 1.0);
   }
 
   void draw_text(const Text& t, double wx0, double wx1, double wy0, double wy1) {

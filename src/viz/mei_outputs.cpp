@@ -22,7 +22,7 @@ MeiFiles save_mei(const insilico::MeiResult& mei, const fs::path& dir, const std
   }
   if (options.figure) {
     files.figure = stem + "." + options.format;
-    const Figure fig = movie ? stimulus_composition_figure(mei.stimulus, title) : image_stimulus_figure(mei.stimulus, title);
+    const Figure fig = movie ? stimulus_composition_figure(mei.stimulus, title, std::nullopt, options.highlight) : image_stimulus_figure(mei.stimulus, title);
     fig.save(dir / files.figure);
   }
   return files;

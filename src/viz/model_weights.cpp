@@ -5,15 +5,23 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <memory>
+#include <optional>
+
 #include "fovea/error.h"
-#include "fovea/io/atomic_file.h"
+#include "fovea/nn/ensemble.h"
 #include "fovea/nn/factorized_readout.h"
 #include "fovea/nn/gaussian_mask_readout.h"
+#include "fovea/nn/legacy_core.h"
 #include "fovea/nn/lnp.h"
+#include "fovea/nn/point_gaussian_readout.h"
 #include "fovea/nn/retina_core.h"
 #include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
 #include "fovea/viz/evaluation_figures.h"
+#include "fovea/viz/seed_api.h"
+#include "fovea/viz/stimulus_decomposition.h"
 #include "fovea/viz/weight_figures.h"
 
 namespace fs = std::filesystem;
@@ -22,28 +30,36 @@ namespace fovea::viz {
 
 std::string session_folder(const std::string& session) { return session.empty() ? "readout" : session; }
 
+std::string core_layer_folder(int64_t layer, WeightLayout layout) {
+  const std::string folder = "weights_layer_" + std::to_string(layer);
+  return layout == WeightLayout::lightning ? "weights_core/" + folder : folder;
+}
+
+std::string readout_folder(const std::string& session, WeightLayout layout) {
+  return "weights_readout/" + session_folder(session);
+}
+
 namespace {
 
+// ---- core layers ----
+
 // One (in, out) channel of a retina core layer, whatever its conv type.
-Figure retina_channel_figure(const nn::SimpleCoreLayerImpl& layer, int64_t in, int64_t out, const std::string& title) {
+Figure retina_channel_figure(const nn::SimpleCoreLayerImpl& layer, int64_t in, int64_t out) {
   torch::NoGradGuard no_grad;
-  if (layer.st_conv) {
-    const auto& conv = *layer.st_conv;
-    return separable_kernel_figure(conv.spatial_kernels()[out][in], conv.temporal_kernels()[out][in],
-                                   conv.sin_weights[out][in], conv.cos_weights[out][in], title);
-  }
-  if (layer.full_conv) return spacetime_kernel_figure(layer.full_conv->conv->weight[out][in], title);
+  if (layer.st_conv) return separable_channel_figure(separable_channel_panels(*layer.st_conv, in, out));
+  if (layer.time_independent_conv)
+    return separable_channel_figure(time_independent_channel_panels(layer.time_independent_conv->conv->weight, in, out));
   if (layer.separable_conv) {
-    // space_conv (O, I, 1, kh, kw), then time_conv (O, O, T, 1, 1): the temporal
-    // kernel that output channel `out` applies to its own spatial response.
+    // space_conv (O, I, 1, kh, kw), then time_conv (O, O, T, 1, 1): output
+    // channel o applies the temporal kernel time_conv[o, o] to its own
+    // spatial response (the off-diagonal kernels mix channels and are not shown).
     const auto& conv = *layer.separable_conv;
-    return separable_kernel_figure(conv.space_conv->weight[out][in][0],
-                                   conv.time_conv->weight[out][out].reshape({-1}), {}, {}, title);
+    const at::Tensor w = conv.space_conv->weight;
+    const at::Tensor diagonal = conv.time_conv->weight.flatten(2).diagonal(0, 0, 1).t();  // (O, T)
+    const at::Tensor temporal = diagonal.unsqueeze(1).expand({w.size(0), w.size(1), diagonal.size(1)});
+    return separable_channel_figure(separable_channel_panels(w, temporal, {}, {}, in, out));
   }
-  if (layer.time_independent_conv) {
-    const at::Tensor w = layer.time_independent_conv->conv->weight[out][in];  // (1, kh, kw)
-    return separable_kernel_figure(w[0], torch::ones({1}), {}, {}, title);
-  }
+  if (layer.full_conv) return separable_channel_figure(full_conv_channel_panels(layer.full_conv->conv->weight, in, out));
   fail("visualize", "a core layer has no convolution");
 }
 
@@ -74,45 +90,11 @@ Figure v1_channel_figure(const nn::MinimodelLayerImpl& layer, int64_t out, const
   return fig;
 }
 
-// The readout figure of neuron k, or nullopt for readout types without one.
-std::optional<Figure> neuron_figure(const torch::nn::Module& readout, int64_t k, const std::string& title,
-                                    const std::vector<int64_t>& core_output_shape) {
-  torch::NoGradGuard no_grad;
-  if (auto* r = dynamic_cast<const nn::RidgeReadout*>(&readout)) {
-    // The linear receptive field: the weights over the (block-averaged) pixels.
-    const int64_t h = core_output_shape.size() >= 2 ? core_output_shape[core_output_shape.size() - 2] : 1;
-    const int64_t w = core_output_shape.empty() ? r->weight.size(0) : core_output_shape.back();
-    if (h * w == r->weight.size(0)) return receptive_field_figure(r->weight.select(1, k).reshape({h, w}), title);
-  }
-  if (auto* g = dynamic_cast<const nn::GaussianMaskReadout*>(&readout))
-    return mask_readout_figure(g->get_mask()[k], g->features.reshape({-1, g->features.size(3)}).select(1, k), title);
-  if (auto* f = dynamic_cast<const nn::FactorizedReadout*>(&readout))
-    return mask_readout_figure(f->spatial_masks()[k], f->feature_weights.select(1, k), title);
-  if (auto* r = dynamic_cast<const nn::Rank1Readout*>(&readout))
-    return rank1_readout_figure(r->Wy[k], r->Wx[k], r->Wc[k], title);
-  if (auto* l = dynamic_cast<const nn::LNPReadout*>(&readout)) {
-    const at::Tensor w = l->inner_product_kernel->weight[k];  // (C, T, H, W)
-    return spacetime_kernel_figure(w.sum(0), title);
-  }
-  return std::nullopt;
-}
-
-// The per-session readout modules: children named after the sessions, or the readout itself.
-std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> session_readouts(const nn::Model& model) {
-  std::vector<std::pair<std::string, std::shared_ptr<torch::nn::Module>>> out;
-  const auto sessions = model.readout_keys();
-  const auto children = model.readout()->named_children();
-  for (const auto& s : sessions) {
-    if (s.empty() || !children.contains(s)) out.emplace_back(s, model.readout());
-    else out.emplace_back(s, children[s]);
-  }
-  return out;
-}
-
 struct CoreLayerView {
-  std::string name;
+  std::string name;    // "features.layer0"
+  std::string folder;  // relative to the save folder
   int64_t in = 0, out = 0;
-  std::function<Figure(int64_t in, int64_t out, const std::string& title)> draw;
+  std::function<Figure(int64_t in, int64_t out)> draw;
   bool per_output_only = false;  // V1: one figure per output channel
   at::Tensor spatial_filters;    // (O, I, kh, kw) for the layer's grid figure; undefined if none
 };
@@ -125,46 +107,212 @@ std::vector<int64_t> by_norm(const at::Tensor& filters) {
   return out;
 }
 
-std::vector<CoreLayerView> core_layers(const nn::Model& model) {
-  std::vector<CoreLayerView> views;
-  if (auto core = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model.core())) {
-    for (int64_t i = 0; i < core->n_layers(); ++i) {
-      auto layer = core->layer(i);
+// The layers of `core`; an ensemble's members one after the other, named
+// members.<m>.features.layer<i> with their folders under member_<m>/.
+void add_core_layers(const std::shared_ptr<nn::Core>& core, const std::string& name_prefix,
+                     const std::string& member_folder, WeightLayout layout, std::vector<CoreLayerView>& views) {
+  auto folder = [&](int64_t i) {
+    const std::string layer = "weights_layer_" + std::to_string(i);
+    return layout == WeightLayout::lightning ? "weights_core/" + member_folder + layer : member_folder + layer;
+  };
+  auto name = [&](int64_t i) { return name_prefix + "features.layer" + std::to_string(i); };
+  if (auto c = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(core)) {
+    for (int64_t i = 0; i < c->n_layers(); ++i) {
+      auto layer = c->layer(i);
       at::Tensor w = layer->weight_spatial();
       at::Tensor spatial = w.defined() ? w.select(2, 0) : at::Tensor();  // (O, I, kh, kw)
-      if (layer->st_conv) spatial = layer->st_conv->spatial_kernels();
       if (!w.defined()) w = layer->full_conv->conv->weight;
-      views.push_back({"features.layer" + std::to_string(i), w.size(1), w.size(0),
-                       [layer](int64_t in, int64_t out, const std::string& t) {
-                         return retina_channel_figure(*layer, in, out, t);
-                       },
-                       false, spatial});
+      views.push_back({name(i), folder(i), w.size(1), w.size(0),
+                       [layer](int64_t in, int64_t out) { return retina_channel_figure(*layer, in, out); }, false,
+                       spatial});
     }
-  } else if (auto core = std::dynamic_pointer_cast<nn::MinimodelCore>(model.core())) {
-    for (int64_t i = 0; i < core->n_layers(); ++i) {
-      auto layer = core->layer(i);
+  } else if (auto c = std::dynamic_pointer_cast<nn::ParametricFactorizedBatchConv3dCore>(core)) {
+    // The legacy Höfling core: its convs are STSeparableBatchConv3d, drawn as
+    // SimpleCoreWrapper's custom_separable layers (default log speed, not a session's).
+    for (int64_t i = 0; i < c->n_layers(); ++i) {
+      nn::STSeparableBatchConv3d conv = c->conv(i);
+      const at::Tensor w = conv->weight_spatial;
+      views.push_back({name(i), folder(i), w.size(1), w.size(0),
+                       [conv](int64_t in, int64_t out) {
+                         return separable_channel_figure(separable_channel_panels(*conv, in, out));
+                       },
+                       false, conv->spatial_kernels()});
+    }
+  } else if (auto c = std::dynamic_pointer_cast<nn::MinimodelCore>(core)) {
+    for (int64_t i = 0; i < c->n_layers(); ++i) {
+      auto layer = c->layer(i);
       const at::Tensor w = layer->conv ? layer->conv->weight : layer->spatial_conv->weight;
       const int64_t in = layer->conv ? w.size(1) : layer->in_depth_conv->weight.size(1);
-      views.push_back({"features.layer" + std::to_string(i), in, w.size(0),
-                       [layer](int64_t, int64_t out, const std::string& t) { return v1_channel_figure(*layer, out, t); },
-                       true, layer->conv ? layer->conv->weight : layer->spatial_conv->weight});
+      const std::string n = name(i);
+      views.push_back({n, folder(i), in, w.size(0),
+                       [layer, n](int64_t, int64_t out) {
+                         return v1_channel_figure(*layer, out, fmt::format("{} channel {}", n, out));
+                       },
+                       true, w});
     }
+  } else if (auto c = std::dynamic_pointer_cast<nn::EnsembleCore>(core)) {
+    for (int64_t m = 0; m < c->n_members(); ++m)
+      add_core_layers(c->member(m), name_prefix + "members." + std::to_string(m) + ".",
+                      member_folder + "member_" + std::to_string(m) + "/", layout, views);
   }
+}
+
+std::vector<CoreLayerView> core_layers(const nn::Model& model, WeightLayout layout) {
+  std::vector<CoreLayerView> views;
+  add_core_layers(model.core(), "", "", layout, views);
   return views;
+}
+
+// ---- readouts ----
+
+// The module holding session `session` of `readout`: its child of that name, or the readout itself.
+std::shared_ptr<torch::nn::Module> session_module(const std::shared_ptr<torch::nn::Module>& readout,
+                                                  const std::string& session) {
+  if (!session.empty())
+    for (const auto& child : readout->named_children())
+      if (child.key() == session) return child.value();
+  return readout;
+}
+
+// The spatial height and width of the core's output (its last two axes).
+std::pair<int64_t, int64_t> core_hw(const std::vector<int64_t>& core_shape) {
+  if (core_shape.size() < 2) return {1, core_shape.empty() ? 1 : core_shape.back()};
+  return {core_shape[core_shape.size() - 2], core_shape.back()};
+}
+
+// The masks and channel weights of a mask-type readout session, or nullopt for other types.
+std::optional<MaskReadoutPanels> mask_panels(const torch::nn::Module& r, const std::vector<int64_t>& core_shape) {
+  torch::NoGradGuard no_grad;
+  if (auto* g = dynamic_cast<const nn::GaussianMaskReadout*>(&r))  // features (1, C, 1, N)
+    return mask_readout_panels(g->get_mask(), g->features.reshape({g->features.size(1), -1}).t());
+  if (auto* f = dynamic_cast<const nn::FactorizedReadout*>(&r))  // feature_weights (C, N)
+    return mask_readout_panels(f->spatial_masks(), f->feature_weights.t());
+  if (auto* p = dynamic_cast<const nn::PointGaussianReadout*>(&r)) {  // _features (1, C, 1, N)
+    const auto [h, w] = core_hw(core_shape);
+    return mask_readout_panels(point_gaussian_masks(p->_mu, h, w), p->_features.reshape({p->_features.size(1), -1}).t());
+  }
+  return std::nullopt;
+}
+
+using NeuronDrawer = std::function<Figure(int64_t neuron)>;
+
+// How neuron k of one session of `readout` is drawn; an empty function for
+// readout types without a figure.
+NeuronDrawer neuron_drawer(const std::shared_ptr<torch::nn::Module>& readout, const std::string& session,
+                           const std::vector<int64_t>& core_shape, const std::string& feature_title) {
+  const std::shared_ptr<torch::nn::Module> module = session_module(readout, session);
+  const std::string label = session.empty() ? "readout" : session;
+  if (auto panels = mask_panels(*module, core_shape)) {
+    auto shared = std::make_shared<MaskReadoutPanels>(std::move(*panels));
+    return [shared, feature_title](int64_t k) { return mask_readout_neuron_figure(*shared, k, feature_title); };
+  }
+  if (auto e = std::dynamic_pointer_cast<nn::EnsembleReadout>(module)) {
+    // A row per member, when every member is a mask-type readout.
+    auto members = std::make_shared<std::vector<MaskReadoutPanels>>();
+    for (int64_t m = 0; m < e->n_members(); ++m) {
+      auto panels = mask_panels(*session_module(e->member(m), session), core_shape);
+      if (!panels) return {};
+      members->push_back(std::move(*panels));
+    }
+    return [members, feature_title](int64_t k) { return mask_readout_ensemble_figure(*members, k, feature_title); };
+  }
+  if (auto r = std::dynamic_pointer_cast<nn::Rank1Readout>(module))
+    return [r, label](int64_t k) {
+      torch::NoGradGuard no_grad;
+      return rank1_readout_figure(r->Wy[k], r->Wx[k], r->Wc[k], fmt::format("{} neuron {}", label, k));
+    };
+  if (auto r = std::dynamic_pointer_cast<nn::RidgeReadout>(module)) {
+    // The linear receptive field: the weights over the (block-averaged) pixels.
+    const auto [h, w] = core_hw(core_shape);
+    const bool image = h * w == r->weight.size(0);
+    return [r, label, h = h, w = w, image](int64_t k) {
+      torch::NoGradGuard no_grad;
+      const at::Tensor weights = r->weight.select(1, k);
+      return receptive_field_figure(image ? weights.reshape({h, w}) : weights.reshape({1, -1}),
+                                    fmt::format("{} neuron {}", label, k));
+    };
+  }
+  if (auto l = std::dynamic_pointer_cast<nn::LNPReadout>(module))
+    return [l, label](int64_t k) {
+      torch::NoGradGuard no_grad;
+      const at::Tensor w = l->inner_product_kernel->weight[k].detach().to(at::kDouble);  // (C, T_k, H, W)
+      const std::string title = fmt::format("{} neuron {}", label, k);
+      if (w.size(1) == 1) return kernel_rows_figure(w.select(1, 0).unsqueeze(0), {}, title);
+      // Each channel's space-time filter as its rank-1 SVD.
+      std::vector<at::Tensor> spatial, temporal;
+      for (int64_t c = 0; c < w.size(0); ++c) {
+        const auto d = decompose_kernel(w[c]);
+        spatial.push_back(torch::tensor(d.spatial, at::kDouble).reshape({d.height, d.width}));
+        temporal.push_back(torch::tensor(d.temporal, at::kDouble));
+      }
+      return kernel_rows_figure(torch::stack(spatial).unsqueeze(0), torch::stack(temporal).unsqueeze(0), title);
+    };
+  if (auto s = std::dynamic_pointer_cast<nn::SingleCellSeparatedLNP>(module))
+    return [s, label](int64_t k) {
+      torch::NoGradGuard no_grad;
+      const at::Tensor spatial = s->space_conv->weight.select(2, 0);                       // (rank, C, h, w)
+      const at::Tensor temporal = s->time_conv->weight.flatten(2)[0].unsqueeze(1);        // (rank, 1, T)
+      return kernel_rows_figure(spatial, temporal, fmt::format("{} neuron {}", label, k));
+    };
+  return {};
+}
+
+struct SessionView {
+  std::string session;
+  int64_t n = 0;
+  NeuronDrawer draw;  // empty: no figure for this readout type
+};
+
+std::vector<SessionView> readout_sessions(const nn::Model& model, WeightLayout layout) {
+  const auto core_shape = model.core()->output_shape(model.input_shape());
+  const std::string feature_title =
+      layout == WeightLayout::legacy_ensemble ? "Readout feature weights" : "Readout Feature Weights";
+  std::vector<SessionView> views;
+  for (const auto& s : model.readout_keys())
+    views.push_back({s, model.readout()->n_neurons(s), neuron_drawer(model.readout(), s, core_shape, feature_title)});
+  return views;
+}
+
+int64_t layer_figure_count(const CoreLayerView& l, const WeightFigureOptions& options) {
+  return (l.per_output_only ? l.out : l.in * l.out) + (options.filter_grids && l.spatial_filters.defined() ? 1 : 0);
+}
+
+std::string core_type(const nn::Model& model) {
+  const auto& spec = model.spec();
+  if (spec.is_object() && spec.contains("core") && spec["core"].is_object() && spec["core"].contains("type") &&
+      spec["core"]["type"].is_string())
+    return spec["core"]["type"].get<std::string>();
+  return model.core()->name();
+}
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + (n.empty() ? std::string("\"\"") : n);
+  return out;
 }
 
 }  // namespace
 
-int64_t count_weight_figures(const nn::Model& model) {
+int64_t count_weight_figures(const nn::Model& model, const WeightFigureOptions& options) {
   int64_t n = 0;
-  for (const auto& l : core_layers(model)) n += (l.per_output_only ? l.out : l.in * l.out) + (l.spatial_filters.defined() ? 1 : 0);
-  for (const auto& [s, r] : session_readouts(model)) n += model.readout()->n_neurons(s);
+  for (const auto& l : core_layers(model, options.layout)) n += layer_figure_count(l, options);
+  for (const auto& s : readout_sessions(model, options.layout))
+    if (s.draw) n += s.n;
   if (std::dynamic_pointer_cast<nn::Rank1Readout>(model.readout())) ++n;  // the Wc matrix
   return n;
 }
 
 WeightFigures save_weight_visualizations(const nn::Model& model, const fs::path& dir, const std::string& format,
-                                         const std::function<void()>& on_figure) {
+                                         const std::function<void()>& on_figure, WeightLayout layout) {
+  WeightFigureOptions options;
+  options.format = format;
+  options.layout = layout;
+  return save_weight_visualizations(model, dir, options, on_figure);
+}
+
+WeightFigures save_weight_visualizations(const nn::Model& model, const fs::path& dir,
+                                         const WeightFigureOptions& options, const std::function<void()>& on_figure) {
+  const std::string& format = options.format;
   WeightFigures result;
   auto save = [&](const Figure& fig, const std::string& relative) {
     fig.save(dir / relative);
@@ -172,48 +320,41 @@ WeightFigures save_weight_visualizations(const nn::Model& model, const fs::path&
     return relative;
   };
 
-  int64_t index = 0;
-  for (const auto& view : core_layers(model)) {
-    WeightFigures::Layer layer{view.name, view.in, view.out, {}};
-    const std::string folder = "weights_core/weights_layer_" + std::to_string(index++) + "/";
-    for (int64_t out = 0; out < view.out; ++out) {
-      std::vector<std::string> files;
-      if (view.per_output_only) {
-        files.push_back(save(view.draw(0, out, fmt::format("{} channel {}", view.name, out)),
-                             folder + std::to_string(out) + "." + format));
-      } else {
-        for (int64_t in = 0; in < view.in; ++in)
-          files.push_back(save(view.draw(in, out, fmt::format("{}: in {} → out {}", view.name, in, out)),
-                               folder + fmt::format("{}_{}.{}", in, out, format)));
-      }
-      layer.files.push_back(std::move(files));
+  for (const auto& view : core_layers(model, options.layout)) {
+    WeightFigures::Layer layer{view.name, view.folder, view.in, view.out, {}, {}};
+    const std::string folder = view.folder + "/";
+    for (int64_t out = 0; out < view.out; ++out) layer.files.emplace_back(view.per_output_only ? 1 : view.in);
+    if (view.per_output_only) {
+      for (int64_t out = 0; out < view.out; ++out)
+        layer.files[out][0] = save(view.draw(0, out), folder + std::to_string(out) + "." + format);
+    } else {
+      // openretina's loop: in channels outer, out channels inner; <in>_<out>_<suffix>.<fmt>, empty suffix.
+      for (int64_t in = 0; in < view.in; ++in)
+        for (int64_t out = 0; out < view.out; ++out)
+          layer.files[out][in] = save(view.draw(in, out), folder + fmt::format("{}_{}_.{}", in, out, format));
     }
-    if (view.spatial_filters.defined()) {
+    if (options.filter_grids && view.spatial_filters.defined()) {
       torch::NoGradGuard no_grad;
-      layer.filters = save(conv2d_filters_figure(view.spatial_filters, view.name + ": spatial filters (input channel 0), "
-                                                                   "strongest first",
+      layer.filters = save(conv2d_filters_figure(view.spatial_filters,
+                                                 view.name + ": spatial filters (input channel 0), strongest first",
                                                  by_norm(view.spatial_filters.select(1, 0))),
                            folder + "filters." + format);
     }
     result.layers.push_back(std::move(layer));
   }
-  if (result.layers.empty()) result.skipped.push_back("core: no weight figures for this core type");
+  if (result.layers.empty()) result.skipped.push_back("core: no weight figures for core type " + core_type(model));
 
-  const auto core_shape = model.core()->output_shape(model.input_shape());
-  for (const auto& [session, readout] : session_readouts(model)) {
-    const int64_t n = model.readout()->n_neurons(session);
-    auto& files = result.neurons[session];
-    for (int64_t k = 0; k < n; ++k) {
-      auto fig = neuron_figure(*readout, k, fmt::format("{} neuron {}", session.empty() ? "readout" : session, k),
-                               core_shape);
-      if (!fig) {
-        result.skipped.push_back("readout '" + session + "': no weight figure for readout type " + readout->name());
-        files.assign(n, "");
-        break;
-      }
-      files.push_back(save(*fig, "weights_readout/" + session_folder(session) + "/neuron_" + std::to_string(k) + "." +
-                                     format));
+  for (const auto& view : readout_sessions(model, options.layout)) {
+    auto& files = result.neurons[view.session];
+    if (!view.draw) {
+      result.skipped.push_back("readout '" + view.session + "': no weight figure for readout type " +
+                               session_module(model.readout(), view.session)->name());
+      files.assign(view.n, "");
+      continue;
     }
+    const std::string folder = readout_folder(view.session, options.layout) + "/";
+    for (int64_t k = 0; k < view.n; ++k)
+      files.push_back(save(view.draw(k), folder + "neuron_" + std::to_string(k) + "." + format));
   }
   if (auto r = std::dynamic_pointer_cast<nn::Rank1Readout>(model.readout())) {
     torch::NoGradGuard no_grad;
@@ -221,6 +362,47 @@ WeightFigures save_weight_visualizations(const nn::Model& model, const fs::path&
         save(wc_matrix_figure(r->Wc, true, "Wc: neurons × channels (sorted)"), "weights_readout/Wc_matrix." + format));
   }
   return result;
+}
+
+// ---- the one-call API of the seed listing ----
+
+Figure plot_weight_visualization(const nn::Model& model, int64_t layer, int64_t in_channel, int64_t out_channel) {
+  const std::string where = "plot_weight_visualization";
+  const auto views = core_layers(model, WeightLayout::lightning);
+  check(!views.empty(), where, "the core (" + core_type(model) + ") has no convolution layers to draw");
+  const int64_t n = static_cast<int64_t>(views.size());
+  check(layer >= 0 && layer < n, where,
+        "layer " + std::to_string(layer) + " does not exist: the core has " + std::to_string(n) +
+            (n == 1 ? " layer (0)" : " layers (0.." + std::to_string(n - 1) + ")"));
+  const auto& view = views[layer];
+  auto channels = [](int64_t count) { return count == 1 ? std::string("0") : "0.." + std::to_string(count - 1); };
+  check(in_channel >= 0 && in_channel < view.in, where,
+        "in_channel " + std::to_string(in_channel) + " is out of range: layer " + std::to_string(layer) + " has " +
+            std::to_string(view.in) + " input channels (" + channels(view.in) + ")");
+  check(out_channel >= 0 && out_channel < view.out, where,
+        "out_channel " + std::to_string(out_channel) + " is out of range: layer " + std::to_string(layer) + " has " +
+            std::to_string(view.out) + " output channels (" + channels(view.out) + ")");
+  return view.draw(in_channel, out_channel);
+}
+
+Figure plot_weight_for_neuron(const nn::Model& model, const std::string& session, int64_t neuron) {
+  const std::string where = "plot_weight_for_neuron";
+  const auto sessions = model.readout_keys();
+  std::string key = session;
+  if (std::find(sessions.begin(), sessions.end(), key) == sessions.end()) {
+    check(key.empty() && sessions.size() == 1, where,
+          "unknown session (data_key) '" + session + "'; the known sessions are: " + join(sessions));
+    key = sessions.front();
+  }
+  const int64_t n = model.readout()->n_neurons(key);
+  check(neuron >= 0 && neuron < n, where,
+        "neuron " + std::to_string(neuron) + " is out of range: session '" + session_folder(key) + "' has " +
+            std::to_string(n) + (n == 1 ? " neuron (0)" : " neurons (0.." + std::to_string(n - 1) + ")"));
+  const auto core_shape = model.core()->output_shape(model.input_shape());
+  const NeuronDrawer draw = neuron_drawer(model.readout(), key, core_shape, "Readout Feature Weights");
+  check(static_cast<bool>(draw), where,
+        "readout type " + session_module(model.readout(), key)->name() + " has no weight figure");
+  return draw(neuron);
 }
 
 }  // namespace fovea::viz

@@ -14,68 +14,85 @@
 namespace fovea::viz {
 
 Rgb channel_colour(int64_t channel, int64_t n_channels) {
+  if (n_channels == 1) return colours::black;
   if (n_channels == 2) return channel == 0 ? colours::darkgreen : colours::darkviolet;
   if (n_channels == 3) {
     const Rgb rgb[] = {colours::pure_red, colours::pure_green, colours::pure_blue};
     return rgb[channel];
   }
-  return n_channels == 1 ? colours::grey : colours::cycle(static_cast<size_t>(channel));
+  return colours::cycle(static_cast<size_t>(channel));
+}
+
+std::string channel_name(int64_t channel, int64_t n_channels) {
+  if (n_channels == 1) return "Grey";
+  if (n_channels == 2) return channel == 0 ? "Green" : "UV";
+  if (n_channels == 3) return channel == 0 ? "Red" : channel == 1 ? "Green" : "Blue";
+  return "Channel " + std::to_string(channel);
 }
 
 Figure stimulus_composition_figure(const at::Tensor& movie, const std::string& title,
-                                   std::optional<double> microns_per_pixel) {
+                                   std::optional<double> microns_per_pixel, std::optional<FrameWindow> highlight) {
   check(movie.defined() && movie.dim() == 4, "figure", "a movie stimulus must be (channels, time, height, width)");
+  const int64_t T = movie.size(1);
+  if (highlight)
+    check(highlight->first >= 0 && highlight->first <= highlight->second && highlight->second < T, "figure",
+          fmt::format("the highlighted frames {}..{} are not frames of the {}-frame stimulus", highlight->first,
+                      highlight->second, T));
   const auto channels = stimulus_composition(movie.detach().cpu());
   const int64_t C = static_cast<int64_t>(channels.size());
-  Figure fig(1050, 640);
+  std::string names;
+  for (int64_t c = 0; c < C; ++c) names += (c ? "/" : "") + channel_name(c, C);
+
+  Figure fig(1050, 600);  // figsize (21, 12)
   fig.set_title(title);
 
+  // [0,0] the temporal traces.
   Panel& temporal = fig.add_panel(2, 2, 0, 0);
-  temporal.title = "temporal component";
-  temporal.xlabel = "time (s)";
-  Panel& spectrum = fig.add_panel(2, 2, 0, 1);
-  spectrum.title = "frequency spectrum (low-passed)";
-  spectrum.xlabel = "frequency (Hz)";
-  spectrum.legend = true;
+  temporal.title = "Temporal Trace of the Stimulus";
+  temporal.xlabel = "Time [s]";
+  double M = 0;
   for (int64_t c = 0; c < C; ++c) {
-    const auto& ch = channels[c];
-    const Rgb colour = channel_colour(c, C);
-    temporal.lines.push_back(Line{ch.time_s, ch.temporal, colour, 2});
-    spectrum.lines.push_back(
-        Line{ch.frequencies, ch.amplitudes, colour, 2, fmt::format("mean {:.2f} Hz", ch.weighted_frequency)});
+    temporal.lines.push_back(Line{channels[c].time_s, channels[c].temporal, channel_colour(c, C), 1.5});
+    for (double v : channels[c].temporal) M = std::max(M, std::abs(v));
   }
-  if (!channels.empty() && !channels[0].time_s.empty())
-    temporal.lines.push_back(Line{{channels[0].time_s.front(), channels[0].time_s.back()}, {0, 0}, colours::grey, 1, "", true});
+  temporal.ylim = std::make_pair(-M, M + 1);
+  if (highlight && C > 0) {
+    const auto& x = channels[0].time_s;
+    temporal.rects.push_back(Rect{x[highlight->first], -M, x[highlight->second], M + 1, colours::black, true, 0.1});
+  }
 
-  // The spatial maps side by side, separated by a column of zeros (white).
-  const int64_t H = channels.empty() ? 0 : channels[0].height, W = channels.empty() ? 0 : channels[0].width;
-  const int64_t total_w = C * W + (C - 1);
-  std::vector<double> maps(static_cast<size_t>(H * total_w), 0.0);
+  // [0,1] the spectra and the weighted frequencies.
+  Panel& spectrum = fig.add_panel(2, 2, 0, 1);
+  std::string frequencies;
+  for (int64_t c = 0; c < C; ++c) {
+    spectrum.lines.push_back(Line{channels[c].frequencies, channels[c].amplitudes, channel_colour(c, C), 1.5});
+    frequencies += (c ? "/" : "") + fmt::format("{:.1f}", channels[c].weighted_frequency);
+  }
+  spectrum.title = "Weighted Frequency: " + frequencies + " Hz (" + names + ")";
+  spectrum.xlabel = "Frequency [Hz]";
+  spectrum.xlim = std::make_pair(0.0, 11.0);
+
+  // [1,0] the spatial maps side by side, in imshow's coordinates.
+  const int64_t H = C > 0 ? channels[0].height : 0, W = C > 0 ? channels[0].width : 0;
+  std::vector<double> maps(static_cast<size_t>(H * C * W), 0.0);
   for (int64_t c = 0; c < C; ++c)
     for (int64_t y = 0; y < H; ++y)
-      for (int64_t x = 0; x < W; ++x) maps[y * total_w + c * (W + 1) + x] = channels[c].spatial[y * W + x];
+      for (int64_t x = 0; x < W; ++x) maps[y * C * W + c * W + x] = channels[c].spatial[y * W + x];
   Panel& spatial = fig.add_panel(2, 2, 1, 0);
-  spatial.title = C == 2 ? "spatial component (green | UV)" : C == 3 ? "spatial component (R | G | B)" : "spatial component";
-  spatial.image = Heatmap{Grid2D(H, total_w, maps), Colormap::RdBu_r, -1.0, 1.0, true};
-  spatial.axes = false;
-  if (microns_per_pixel && *microns_per_pixel > 0) {
-    const double length = 50.0 / *microns_per_pixel;  // pixels
-    spatial.lines.push_back(Line{{0.5, 0.5 + length}, {-0.6, -0.6}, colours::black, 3});
-    spatial.texts.push_back(Text{0.5 + length / 2, -1.6, "50 µm", colours::black, 0.9, 0.5, true});
-    spatial.image->extent = std::array<double, 4>{0, static_cast<double>(total_w), 0, static_cast<double>(H)};
-    spatial.ylim = std::make_pair(-2.2, static_cast<double>(H));
-  }
-  Panel& legend = fig.add_panel(2, 2, 1, 1);
-  legend.axes = false;
-  for (int64_t c = 0; c < C; ++c) {
-    const auto& ch = channels[c];
-    const std::string name = C == 2 ? (c == 0 ? "green" : "UV") : C == 3 ? std::string(1, "RGB"[c]) : "channel " + std::to_string(c);
-    legend.texts.push_back(Text{0.05, 0.85 - 0.15 * static_cast<double>(c),
-                                fmt::format("{}: weighted mean frequency {:.2f} Hz", name, ch.weighted_frequency),
-                                channel_colour(c, C), 1.1});
-  }
-  legend.xlim = std::make_pair(0.0, 1.0);
-  legend.ylim = std::make_pair(0.0, 1.0);
+  spatial.title = "Spatial Component (" + names + ")";
+  spatial.image = Heatmap{Grid2D(H, C * W, maps), Colormap::RdBu_r};  // ±max|maps|
+  imshow_axes(spatial, /*ticks=*/false);
+  for (int64_t c = 0; c < C; ++c)
+    spatial.rects.push_back(Rect{static_cast<double>(c * W) - 0.5, -0.5, static_cast<double>((c + 1) * W) - 0.5,
+                                 static_cast<double>(H) - 0.5, colours::black, false, 1.0, 2.0});
+  const double bar = microns_per_pixel && *microns_per_pixel > 0 ? 50.0 / *microns_per_pixel : (W > 20 ? 4.0 : 1.0);
+  spatial.rects.push_back(Rect{6, 15, 6 + bar, 16, colours::black, true});
+  spatial.texts.push_back(Text{6, 14, "50 µm", colours::black, 1.0, 0.0, true});
+
+  // [1,1] left empty, as the reference leaves it: a blank axes with frame and ticks.
+  Panel& empty = fig.add_panel(2, 2, 1, 1);
+  empty.xlim = std::make_pair(0.0, 1.0);
+  empty.ylim = std::make_pair(0.0, 1.0);
   return fig;
 }
 

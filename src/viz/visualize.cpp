@@ -5,15 +5,12 @@
 
 #include <fmt/format.h>
 
-#include <iostream>
-#include <numeric>
-
 #include "fovea/error.h"
 #include "fovea/insilico/objectives.h"
+#include "fovea/insilico/reducers.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/train/progress.h"
 #include "fovea/viz/html_report.h"
-#include "fovea/viz/model_weights.h"
 
 namespace fs = std::filesystem;
 
@@ -21,44 +18,93 @@ namespace fovea::viz {
 
 namespace {
 
-// Output channels of each inner layer the MEI objective can address.
-std::vector<int64_t> layer_channels(const std::shared_ptr<nn::Model>& model, const std::vector<std::string>& layers,
-                                    int64_t time_steps) {
-  std::vector<int64_t> channels;
+// One inner layer as the MEI objective sees it: its channels and, for
+// movies, the length of its output for the MEI's stimulus length.
+struct InnerLayer {
+  std::string name;  // "features.layer<l>"
+  int64_t channels = 0;
+  int64_t frames = 0;  // 0 for image models
+};
+
+// openretina hooks every layer and reads the shapes from one forward pass of
+// a random stimulus; one pass per layer up to it does the same here.
+std::vector<InnerLayer> inner_layers(nn::Model& model, int64_t time_steps, const std::string& session) {
+  std::vector<InnerLayer> layers;
   torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    // One probe through the core up to the layer tells its channel count.
-    const auto device = model->parameters().empty() ? at::Device(at::kCPU) : model->parameters().front().device();
-    const at::Tensor probe = at::zeros(model->stimulus_shape(time_steps, 1), at::TensorOptions().device(device));
-    channels.push_back(insilico::InnerNeuronVisualizationObjective::layer_output(*model, static_cast<int64_t>(i), probe).size(1));
+  const auto device = model.parameters().empty() ? at::Device(at::kCPU) : model.parameters().front().device();
+  const at::Tensor probe = at::zeros(model.stimulus_shape(time_steps, 1), at::TensorOptions().device(device));
+  const auto names = insilico::InnerNeuronVisualizationObjective::layer_names(model);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const at::Tensor out =
+        insilico::InnerNeuronVisualizationObjective::layer_output(model, static_cast<int64_t>(i), probe, session);
+    layers.push_back({names[i], out.size(1), out.dim() == 5 ? out.size(2) : 0});
   }
-  return channels;
+  return layers;
+}
+
+// openretina's hook name of layer "features.layer<l>": "core_features_layer<l>".
+std::string hook_folder(const std::string& layer) {
+  std::string name = "core_" + layer;
+  for (char& c : name)
+    if (c == '.') c = '_';
+  return name;
 }
 
 std::string relative(const std::string& folder, const std::string& file) {
   return file.empty() ? "" : folder + "/" + file;
 }
 
+std::vector<int64_t> range(int64_t first, int64_t end) {
+  std::vector<int64_t> v;
+  for (int64_t i = first; i < end; ++i) v.push_back(i);
+  return v;
+}
+
+// The reference's recipe for this model, with the command's choices.
+insilico::MeiRecipe make_recipe(const nn::Model& model, const VisualizeOptions& options, VisualizeResult& result) {
+  const int64_t channels = model.input_shape().front();
+  bool constrained = false;
+  insilico::MeiRecipe recipe = insilico::visualize_recipe(channels, options.time_steps, &constrained);
+  if (!options.constraints) recipe = insilico::visualize_recipe(1, options.time_steps);
+  recipe.steps = options.steps;
+  recipe.lr = options.lr;
+  recipe.seed = options.seed;
+  recipe.batch_size = options.batch_size;
+  recipe.response_start = options.response_start;
+  recipe.response_length = options.response_length;
+  if (options.constraints && channels > 2)
+    result.notes.push_back(fmt::format("the stimulus has {} channels: openretina's visualize stops on more than 2; "
+                                       "fovea optimises these MEIs without constraints",
+                                       channels));
+  return recipe;
+}
+
 }  // namespace
 
-fs::path visualize_model(std::shared_ptr<nn::Model> model, const std::string& model_path, const fs::path& save_folder,
-                         const VisualizeOptions& options, const ModelEvaluation* evaluation) {
+VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::string& model_path,
+                                const fs::path& save_folder, const VisualizeOptions& options,
+                                const ModelEvaluation* evaluation, std::shared_ptr<nn::Model> weights_model) {
   check(model != nullptr, "visualize", "no model given");
+  check(options.time_steps > 0 && options.steps >= 0 && options.inner_frames > 0, "visualize",
+        "the stimulus length, the steps and the inner frames must be positive");
+  if (!weights_model) weights_model = model;
   io::make_directories(save_folder.string());
-  insilico::MeiRecipe recipe = options.recipe;
-  recipe.time_steps = options.time_steps;
+  VisualizeResult result;
+  model->eval();
+  const insilico::MeiRecipe recipe = make_recipe(*model, options, result);
+  const bool movie = model->input_shape().size() == 4;
   MeiOutputOptions mei_output = options.mei_output;
   mei_output.format = options.format;
 
-  const auto layers = insilico::InnerNeuronVisualizationObjective::layer_names(*model);
-  const auto channels = options.meis ? layer_channels(model, layers, options.time_steps) : std::vector<int64_t>(layers.size(), 0);
+  // Inner channels use the first session (sorted), as openretina's data_key.
   const auto sessions = model->readout_keys();
+  const std::string first_session = sessions.empty() ? "" : sessions.front();
+  const auto layers = options.meis ? inner_layers(*model, options.time_steps, first_session) : std::vector<InnerLayer>{};
 
-  int64_t total = options.weights ? count_weight_figures(*model) : 0;
-  if (options.meis) {
-    for (int64_t c : channels) total += c;
+  int64_t total = options.weights ? count_weight_figures(*weights_model) : 0;
+  for (const auto& l : layers) total += l.channels;
+  if (options.meis)
     for (const auto& s : sessions) total += model->readout()->n_neurons(s);
-  }
   train::ProgressBar bar(total, "visualize", options.progress);
   int64_t done = 0;
   auto tick = [&] { bar.update(++done); };
@@ -70,30 +116,46 @@ fs::path visualize_model(std::shared_ptr<nn::Model> model, const std::string& mo
                  {"core", model->spec().value("core", nn::Json::object()).value("type", "")},
                  {"readout", model->spec().value("readout", nn::Json::object()).value("type", "")},
                  {"input_shape", model->input_shape()},
-                 {"parameters", [&] {
-                    int64_t n = 0;
-                    for (const auto& p : model->parameters()) n += p.numel();
-                    return n;
-                  }()}};
+                 {"parameters", model->n_parameters()},
+                 {"mei_recipe",
+                  {{"steps", recipe.steps},
+                   {"lr", recipe.lr},
+                   {"time_steps", recipe.time_steps},
+                   {"norm", recipe.norm ? nn::Json(*recipe.norm) : nn::Json(nullptr)},
+                   {"clip_ranges", recipe.ranges.empty() ? "none" : "Höfling 2024 (green, UV)"}}}};
 
   WeightFigures weights;
-  if (options.weights) weights = save_weight_visualizations(*model, save_folder, options.format, tick);
+  if (options.weights) weights = save_weight_visualizations(*weights_model, save_folder, options.format, tick, options.weight_layout);
+  for (const auto& l : weights.layers)
+    for (const auto& out : l.files) result.weight_figures += static_cast<int64_t>(out.size());
+  for (const auto& [s, files] : weights.neurons) result.weight_figures += static_cast<int64_t>(files.size());
   report.summary_images = weights.summaries;
 
-  // Inner channels.
-  for (size_t i = 0; i < layers.size(); ++i) {
+  // Inner channels: the centre of the layer's output, its last frames averaged.
+  const size_t n_layer_rows = std::max(layers.size(), weights.layers.size());
+  for (size_t i = 0; i < n_layer_rows; ++i) {
     ReportLayer layer;
-    layer.name = layers[i];
     const WeightFigures::Layer* w = i < weights.layers.size() ? &weights.layers[i] : nullptr;
+    layer.name = i < layers.size() ? layers[i].name : w->name;
     if (w) layer.in_channels = w->in_channels, layer.out_channels = w->out_channels;
     if (w && !w->filters.empty()) layer.summary_images.push_back(w->filters);
     std::vector<insilico::MeiResult> meis;
-    const std::string folder = "meis_core/layer_" + std::to_string(i);
-    if (options.meis && channels[i] > 0) {
-      for (int64_t start = 0; start < channels[i]; start += recipe.batch_size) {
-        std::vector<int64_t> part;
-        for (int64_t c = start; c < std::min(channels[i], start + recipe.batch_size); ++c) part.push_back(c);
-        for (auto& r : insilico::optimize_channel_meis(model, layers[i], part, recipe)) {
+    const std::string folder = hook_folder(layer.name);
+    MeiOutputOptions layer_output = mei_output;
+    if (i < layers.size() && layers[i].channels > 0) {
+      insilico::MeiRecipe inner = recipe;
+      if (movie) {
+        const int64_t frames = layers[i].frames;
+        inner.response_start = std::max<int64_t>(0, frames - options.inner_frames);
+        inner.response_length = std::min(options.inner_frames, frames);
+        // Output frame j of the layer sees stimulus frames up to j + (T − T_l).
+        const int64_t lag = options.time_steps - frames;
+        layer_output.highlight = std::make_pair(lag + inner.response_start, lag + frames - 1);
+      }
+      for (const auto& part_start : range(0, (layers[i].channels + inner.batch_size - 1) / inner.batch_size)) {
+        const int64_t first = part_start * inner.batch_size;
+        const auto part = range(first, std::min(layers[i].channels, first + inner.batch_size));
+        for (auto& r : insilico::optimize_channel_meis(model, layer.name, part, inner, first_session)) {
           meis.push_back(std::move(r));
           tick();
         }
@@ -105,33 +167,43 @@ fs::path visualize_model(std::shared_ptr<nn::Model> model, const std::string& mo
       ch.index = c;
       if (w && c < static_cast<int64_t>(w->files.size())) ch.weight_images = w->files[c];
       if (c < static_cast<int64_t>(meis.size())) {
-        const auto files = save_mei(meis[c], save_folder / folder, "channel_" + std::to_string(c),
-                                    fmt::format("{} channel {}: MEI", layers[i], c), mei_output);
+        const auto files = save_mei(meis[c], save_folder / folder, std::to_string(c),
+                                    fmt::format("{} channel {}: MEI", layer.name, c), layer_output);
         ch.mei_image = relative(folder, files.figure);
         ch.mei_video = relative(folder, files.video);
+        ++result.meis;
       }
       layer.channels.push_back(std::move(ch));
     }
     report.layers.push_back(std::move(layer));
   }
 
-  // Output neurons.
+  // Output neurons: the response frames response_start.. averaged.
+  MeiOutputOptions neuron_output = mei_output;
+  if (movie && !sessions.empty()) {
+    // The response is shorter than the stimulus by the model's lag: output
+    // frame j sees stimulus frames up to j + lag. (openretina shades frames
+    // 40–49 whatever the lag, and fails for stimuli shorter than 50 frames.)
+    torch::NoGradGuard no_grad;
+    const auto device = model->parameters().empty() ? at::Device(at::kCPU) : model->parameters().front().device();
+    const at::Tensor probe = at::zeros(model->stimulus_shape(options.time_steps, 1), at::TensorOptions().device(device));
+    const int64_t frames = model->forward(probe, sessions.front()).size(1);
+    const int64_t lag = options.time_steps - frames;
+    const auto [start, length] =
+        insilico::SliceMeanReducer(0, recipe.response_start, recipe.response_length).window(frames);
+    if (length > 0) neuron_output.highlight = std::make_pair(lag + start, lag + start + length - 1);
+  }
   for (const auto& session : sessions) {
     ReportSession rs;
     rs.name = session.empty() ? "readout" : session;
     const int64_t n = model->readout()->n_neurons(session);
     std::vector<insilico::MeiResult> meis;
-    const std::string folder = "meis_readout/" + session_folder(session);
-    if (options.meis) {
-      for (int64_t start = 0; start < n; start += recipe.batch_size) {
-        std::vector<int64_t> part;
-        for (int64_t k = start; k < std::min(n, start + recipe.batch_size); ++k) part.push_back(k);
-        for (auto& r : insilico::optimize_neuron_meis(model, session, part, recipe)) {
-          meis.push_back(std::move(r));
-          tick();
-        }
+    const std::string folder = "output_neurons/" + session_folder(session);
+    if (options.meis)
+      for (auto& r : insilico::optimize_neuron_meis(model, session, range(0, n), recipe)) {
+        meis.push_back(std::move(r));
+        tick();
       }
-    }
     const auto weight_files = weights.neurons.count(session) ? weights.neurons.at(session) : std::vector<std::string>{};
     const std::vector<NeuronEvaluation>* evals = nullptr;
     if (evaluation && evaluation->neurons.count(session)) evals = &evaluation->neurons.at(session);
@@ -140,11 +212,12 @@ fs::path visualize_model(std::shared_ptr<nn::Model> model, const std::string& mo
       neuron.index = k;
       if (k < static_cast<int64_t>(weight_files.size())) neuron.weight_image = weight_files[k];
       if (k < static_cast<int64_t>(meis.size())) {
-        const auto files = save_mei(meis[k], save_folder / folder, "neuron_" + std::to_string(k),
-                                    fmt::format("{} neuron {}: MEI", rs.name, k), mei_output);
+        const auto files = save_mei(meis[k], save_folder / folder, std::to_string(k),
+                                    fmt::format("{} neuron {}: MEI", rs.name, k), neuron_output);
         neuron.mei_image = relative(folder, files.figure);
         neuron.mei_video = relative(folder, files.video);
         neuron.metrics["mei_response"] = meis[k].final_objective;
+        ++result.meis;
       }
       if (evals && k < static_cast<int64_t>(evals->size())) {
         for (const auto& [name, value] : (*evals)[k].metrics) neuron.metrics[name] = value;
@@ -158,8 +231,9 @@ fs::path visualize_model(std::shared_ptr<nn::Model> model, const std::string& mo
     report.summary_images.insert(report.summary_images.end(), evaluation->summary_figures.begin(),
                                  evaluation->summary_figures.end());
   bar.finish();
-  for (const auto& s : weights.skipped) std::cerr << "visualize: " << s << "\n";
-  return write_html_report(report, save_folder);
+  result.notes.insert(result.notes.end(), weights.skipped.begin(), weights.skipped.end());
+  result.page = write_html_report(report, save_folder);
+  return result;
 }
 
 }  // namespace fovea::viz

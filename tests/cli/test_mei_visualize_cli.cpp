@@ -102,13 +102,26 @@ TEST(VisualizeCli, WritesTheTreeAndAPageThatLoadsInChromium) {
                          " --steps 2 --time-steps-stimulus 30 --image-file-format png",
                      dir);
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* f : {"index.html", "weights_core/weights_layer_0/1_3.png", "weights_core/weights_layer_1/3_3.png",
+  // openretina's folder and file names (the .npy files are fovea's).
+  for (const char* f : {"index.html", "weights_core/weights_layer_0/1_3_.png", "weights_core/weights_layer_1/3_3_.png",
                         "weights_readout/s1/neuron_4.png", "weights_readout/s2/neuron_2.png",
-                        "meis_core/layer_0/channel_3.png", "meis_core/layer_1/channel_3.mp4",
-                        "meis_core/layer_1/channel_3.npy", "meis_readout/s1/neuron_4.mp4",
-                        "meis_readout/s2/neuron_2.png", "meis_readout/s2/neuron_2.npy"})
+                        "core_features_layer0/3.png", "core_features_layer1/3.mp4", "core_features_layer1/3.npy",
+                        "output_neurons/s1/4.mp4", "output_neurons/s2/2.png", "output_neurons/s2/2.npy"})
     EXPECT_TRUE(fs::exists(out / f)) << f;
-  EXPECT_EQ(video_frames(out / "meis_readout/s1/neuron_0.mp4"), 30);
+  EXPECT_EQ(video_frames(out / "output_neurons/s1/0.mp4"), 30);
+  // A green/UV model gets openretina's constraints: each MEI rescaled to norm
+  // 30, then clipped per channel (which only lowers the norm).
+  for (const char* f : {"output_neurons/s1/4.npy", "output_neurons/s2/0.npy", "core_features_layer0/3.npy",
+                        "core_features_layer1/1.npy"}) {
+    const at::Tensor mei = fovea::io::read_npy((out / f).string()).to(torch::kDouble);
+    ASSERT_EQ(mei.size(0), 2) << f;
+    EXPECT_LE(mei.norm().item<double>(), 30.0 + 1e-3) << f;
+    EXPECT_GT(mei.norm().item<double>(), 15.0) << f;
+    EXPECT_GE(mei[0].min().item<double>(), -0.654 - 1e-5) << f;
+    EXPECT_LE(mei[0].max().item<double>(), 6.269 + 1e-5) << f;
+    EXPECT_GE(mei[1].min().item<double>(), -0.913 - 1e-5) << f;
+    EXPECT_LE(mei[1].max().item<double>(), 6.269 + 1e-5) << f;
+  }
 
   using namespace fovea::test::dom;
   const std::string dom = dump_dom(out / "index.html", dir.file("chromium"));
@@ -124,7 +137,7 @@ TEST(VisualizeCli, WritesTheTreeAndAPageThatLoadsInChromium) {
   int videos = 0;
   for (const auto& tag : find_tags(dom, "source")) {
     const std::string src = percent_decode(tag.get("src"));
-    if (src.find("meis_readout/") == std::string::npos) continue;
+    if (src.find("output_neurons/") == std::string::npos) continue;
     EXPECT_TRUE(fs::exists(out / src)) << src;
     ++videos;
   }

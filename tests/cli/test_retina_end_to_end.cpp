@@ -81,8 +81,8 @@ TEST(RetinaEndToEnd, CoreReadoutModelBeatsTheLNModelOnSimulatedData) {
                        dir);
   ASSERT_EQ(vis.code, 0) << vis.err;
   for (const char* f : {"evaluation/session_0/neuron_19.png", "evaluation/session_1/neuron_0.png",
-                        "evaluation/corr_to_average_histogram.png", "meis_readout/session_1/neuron_19.mp4",
-                        "weights_core/weights_layer_1/15_15.png"})
+                        "evaluation/corr_to_average_histogram.png", "output_neurons/session_1/19.mp4",
+                        "weights_core/weights_layer_1/15_15_.png"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("vis/") + f)) << f;
   EXPECT_NE(fovea::test::slurp(dir.file("vis/index.html")).find("corr_to_average"), std::string::npos);
 

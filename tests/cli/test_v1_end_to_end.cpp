@@ -87,7 +87,7 @@ TEST(V1EndToEnd, TrainedFullModelBeatsRidgeOnSimulatedData) {
   ASSERT_EQ(vis.code, 0) << vis.err;
   for (const char* f : {"index.html", "weights_core/weights_layer_0/15.png", "weights_core/weights_layer_1/63.png",
                         "weights_readout/readout/neuron_23.png", "weights_readout/Wc_matrix.png",
-                        "meis_core/layer_1/channel_63.png", "meis_readout/readout/neuron_23.npy",
+                        "core_features_layer1/63.png", "output_neurons/readout/23.npy",
                         "evaluation/readout/neuron_23.png", "evaluation/feve_histogram.png", "evaluation/eval.csv"})
     EXPECT_TRUE(std::filesystem::exists(dir.file("vis/") + f)) << f;
   // The ridge model's readout figures are its linear receptive fields.

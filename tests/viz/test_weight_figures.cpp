@@ -92,8 +92,8 @@ TEST(WeightFigures, RetinaModelFiguresFollowOpenretinasLayout) {
   EXPECT_EQ(figs.layers[0].name, "features.layer0");
   EXPECT_EQ(figs.layers[0].files.size(), 4u);     // out channels
   EXPECT_EQ(figs.layers[0].files[0].size(), 2u);  // in channels
-  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_core/weights_layer_0/1_3.png"));
-  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_core/weights_layer_1/3_3.png"));
+  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_core/weights_layer_0/1_3_.png"));
+  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_core/weights_layer_1/3_3_.png"));
   EXPECT_EQ(figs.layers[1].filters, "weights_core/weights_layer_1/filters.png");
   EXPECT_TRUE(fs::exists(fs::path(dir.path()) / figs.layers[1].filters));
   EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "weights_readout/s1/neuron_4.png"));

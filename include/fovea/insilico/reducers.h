@@ -3,6 +3,8 @@
 // they turn a response trace into the score an objective maximises.
 #include <ATen/core/Tensor.h>
 
+#include <utility>
+
 #include <cstdint>
 
 namespace fovea::insilico {
@@ -31,6 +33,10 @@ class SliceMeanReducer : public ResponseReducer {
  public:
   SliceMeanReducer(int64_t axis, int64_t start, int64_t length);
   at::Tensor forward(const at::Tensor& responses) const override;
+  // The (start, length) this reducer averages over an axis of `size` steps:
+  // the window clipped to the axis, or, when it starts past the end, the
+  // first min(length, size) steps (openretina's fallback).
+  std::pair<int64_t, int64_t> window(int64_t size) const;
 
  private:
   int64_t axis_, start_, length_;

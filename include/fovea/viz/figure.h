@@ -57,6 +57,11 @@ struct Heatmap {
   std::string colorbar_label;
   // The axis coordinates of the image's edges (x0, x1, y0, y1); default: the
   // pixel edges, x from 0 to cols and y from rows (top) to 0 (bottom).
+  // Row 0 is drawn at the top of the panel whatever the y range: with an
+  // inverted panel ylim (first > second) the image keeps its orientation and
+  // the y axis counts downwards, as matplotlib's imshow axes do, e.g.
+  // extent (−0.5, cols − 0.5, rows − 0.5, −0.5) with ylim (rows − 0.5, −0.5)
+  // puts pixel (r, c) at (c, r) as imshow does (imshow_axes() sets this up).
   std::optional<std::array<double, 4>> extent;
 };
 
@@ -85,6 +90,24 @@ struct Text {
   bool in_data = false;
 };
 
+// A rectangle in data coordinates (matplotlib's Rectangle patch, or
+// fill_betweenx over a y range): filled, or an outline of `width`. `alpha`
+// blends the colour with what is under it (0.1 gives a light shade).
+// Rectangles are drawn after the lines and do not widen automatic limits.
+struct Rect {
+  double x0 = 0, y0 = 0, x1 = 1, y1 = 1;
+  Rgb colour = colours::black;
+  bool filled = true;
+  double alpha = 1.0;
+  double width = 1.0;  // outline width when not filled
+};
+
+struct Panel;
+// Sets up `panel` as matplotlib's imshow(data) draws it: pixel (r, c) centred
+// at data (c, r), x from −0.5 to cols − 0.5, y downwards from −0.5 to
+// rows − 0.5, with ticks (matplotlib's default; no ticks without `ticks`).
+void imshow_axes(Panel& panel, bool ticks = true);
+
 struct Panel {
   std::string title, xlabel, ylabel;
   std::optional<Heatmap> image;
@@ -98,6 +121,7 @@ struct Panel {
   std::optional<Rgb> frame;   // a thick coloured border (e.g. channel frames of top-image plots)
   double title_size = 1.0;
   double title_justify = 0.5;  // 0 puts the title at the panel's left edge
+  std::vector<Rect> rects;
 };
 
 class Figure {
@@ -119,6 +143,9 @@ class Figure {
   void save(const std::filesystem::path& path) const;
 
   int width() const { return width_; }
+  const std::string& title() const { return title_; }
+  // The panels in the order they were added (for inspection, e.g. by tests).
+  const Panel& panel(size_t index) const;
   int height() const { return height_; }
   size_t panel_count() const { return panels_.size(); }
 

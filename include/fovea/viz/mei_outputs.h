@@ -1,8 +1,11 @@
 #pragma once
 // The files of one MEI: the stimulus (.npy), a video of it (.mp4, movies
 // only) and its figure (the composition of a movie, the picture of an image).
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "fovea/insilico/mei.h"
 
@@ -17,6 +20,9 @@ struct MeiOutputOptions {
   double fps = 5;              // the reference's video frame rate
   int video_upscale = 8;       // nearest-neighbour enlargement of the video frames
   bool video = true, figure = true;
+  // Stimulus frames (first, last) shaded in the composition figure's
+  // temporal panel: the frames the objective reads (openretina's fill_betweenx).
+  std::optional<std::pair<int64_t, int64_t>> highlight;
 };
 
 // Writes <dir>/<stem>.npy, <stem>.mp4 and <stem>.<format>, each atomically.
