@@ -96,6 +96,26 @@ void expect_same(const PyRef& v, const nlohmann::json& j, const std::string& whe
   }
 }
 
+// Flips 1..8 random bytes of `good` in 300 trials and reads each result:
+// every read must end in a result or a fovea::Error, never a crash. Returns
+// how many ended in an error.
+int corrupted_reads_that_fail(const std::string& good, const std::string& path, unsigned seed) {
+  std::mt19937 rng(seed);
+  int errors = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string bad = good;
+    const int flips = 1 + static_cast<int>(rng() % 8);
+    for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng() % 256);
+    fovea_test::write_raw(path, bad);
+    try {
+      read_state_dict(path);
+    } catch (const fovea::Error&) {
+      ++errors;
+    }
+  }
+  return errors;
+}
+
 }  // namespace
 
 TEST(TorchArchive, MinimodelFullStateDict) {
@@ -311,20 +331,7 @@ TEST(TorchArchive, CorruptedArchivesNeverCrash) {
   const std::string good = fovea_test::read_raw(golden("openretina_core_readout/state_dict.pt"));
   ScratchDir dir;
   const std::string path = dir.file("fuzz.pt");
-  std::mt19937 rng(7);
-  int errors = 0;
-  for (int trial = 0; trial < 300; ++trial) {
-    std::string bad = good;
-    const int flips = 1 + static_cast<int>(rng() % 8);
-    for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng() % 256);
-    fovea_test::write_raw(path, bad);
-    try {
-      read_state_dict(path);
-    } catch (const fovea::Error&) {
-      ++errors;
-    }
-  }
-  EXPECT_GT(errors, 0);
+  EXPECT_GT(corrupted_reads_that_fail(good, path, 7), 0);
 }
 
 // ---- the legacy (non-zip) container ----
@@ -559,18 +566,5 @@ TEST(TorchArchive, HoeflingLegacyTruncatedAndCorrupted) {
     expect_error([&] { read_state_dict(path); }, {path});
   }
   // Random byte changes: an error or a result, never a crash.
-  std::mt19937 rng(11);
-  int errors = 0;
-  for (int trial = 0; trial < 300; ++trial) {
-    std::string bad = good;
-    const int flips = 1 + static_cast<int>(rng() % 8);
-    for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = static_cast<char>(rng() % 256);
-    fovea_test::write_raw(path, bad);
-    try {
-      read_state_dict(path);
-    } catch (const fovea::Error&) {
-      ++errors;
-    }
-  }
-  EXPECT_GT(errors, 0);
+  EXPECT_GT(corrupted_reads_that_fail(good, path, 11), 0);
 }

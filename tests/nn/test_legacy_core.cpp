@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "legacy_model_spec.h"
 #include "test_util.h"
 #include "fovea/error.h"
 #include "fovea/nn/legacy_core.h"
@@ -15,27 +16,7 @@ namespace {
 
 using fovea::nn::Json;
 
-Json legacy_spec() {
-  return {{"family", "retina"},
-          {"core",
-           {{"type", "parametric_factorized_batch_conv3d"},
-            {"input_channels", 2},
-            {"layers", 2},
-            {"hidden_channels", {4, 4}},
-            {"temporal_kernel_size", {7, 5}},
-            {"spatial_kernel_size", {5, 3}},
-            {"hidden_padding", true},
-            {"core_bias", true},
-            {"sessions", {"b_session", "a_session"}}}},
-          {"readout",
-           {{"type", "spatial_x_feature_3d"},
-            {"n_neurons_dict", {{"a_session", 3}, {"b_session", 2}}},
-            {"gaussian_mean_scale", 6.0},
-            {"gaussian_var_scale", 4.0},
-            {"positive", true},
-            {"scale", true}}},
-          {"input_shape", {2, 20, 12, 10}}};
-}
+Json legacy_spec() { return fovea::test::legacy_model_spec(); }
 
 std::set<std::string> keys(const fovea::nn::Model& model) {
   std::set<std::string> out;

@@ -21,6 +21,7 @@
 #include "fovea/viz/stimulus_figures.h"
 #include "fovea/viz/weight_figures.h"
 #include "insilico/small_models.h"
+#include "legacy_model_spec.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -81,27 +82,7 @@ Json retina_spec(const std::string& conv_type) {
           {"input_shape", {2, 10, 9, 8}}};
 }
 
-Json legacy_spec() {
-  return {{"family", "retina"},
-          {"core",
-           {{"type", "parametric_factorized_batch_conv3d"},
-            {"input_channels", 2},
-            {"layers", 2},
-            {"hidden_channels", {3, 4}},
-            {"temporal_kernel_size", {7, 5}},
-            {"spatial_kernel_size", {5, 3}},
-            {"hidden_padding", true},
-            {"core_bias", true},
-            {"sessions", {"b_session", "a_session"}}}},
-          {"readout",
-           {{"type", "spatial_x_feature_3d"},
-            {"n_neurons_dict", {{"a_session", 3}, {"b_session", 2}}},
-            {"gaussian_mean_scale", 6.0},
-            {"gaussian_var_scale", 4.0},
-            {"positive", true},
-            {"scale", true}}},
-          {"input_shape", {2, 20, 12, 10}}};
-}
+Json legacy_spec() { return fovea::test::legacy_model_spec({3, 4}); }
 
 }  // namespace
 
