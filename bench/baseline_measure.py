@@ -4,6 +4,7 @@ high-water mark VmHWM, reset through /proc/self/clear_refs before the case,
 after glibc has given the free memory at the top of its heap back)."""
 import ctypes
 import re
+import sys
 import time
 
 _libc = ctypes.CDLL("libc.so.6")
@@ -34,3 +35,12 @@ def measure(out, key, fn, repeats):
     reset_peak_memory()
     out[key] = best_of(fn, repeats)
     out[key + "_mb"] = peak_memory_mb()
+
+
+def channels_last_requested():
+    """True when the benchmark asked for the tuned run (--channels-last, the
+    last argument); removes the flag so the positional arguments stay as they are."""
+    if "--channels-last" in sys.argv:
+        sys.argv.remove("--channels-last")
+        return True
+    return False

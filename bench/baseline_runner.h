@@ -25,7 +25,7 @@ double best_of(int repeats, F&& f) {
 
 // Runs `command` and parses the JSON object it prints last; false (with a
 // message on stderr) when it fails.
-inline bool run_baseline(const std::string& command, nlohmann::json& seconds) {
+inline bool run_script(const std::string& command, nlohmann::json& seconds) {
   std::string out;
   if (FILE* p = popen(command.c_str(), "r")) {
     char buf[4096];
@@ -41,6 +41,38 @@ inline bool run_baseline(const std::string& command, nlohmann::json& seconds) {
   }
 }
 
+// tcmalloc from Debian's libtcmalloc-minimal4 (or the full libgoogle-perftools4), "" if neither is installed.
+inline std::string tcmalloc_library() {
+  for (const char* path : {"/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
+                           "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4"})
+    if (FILE* f = std::fopen(path, "rb")) {
+      std::fclose(f);
+      return path;
+    }
+  return "";
+}
+
+// The prefix under which a tuned baseline key is stored next to the shipped one.
+inline const std::string kTuned = "tuned:";
+
+// Runs the baseline twice, as PyTorch is shipped and tuned as PyTorch's CPU
+// performance-tuning guide says: tcmalloc preloaded (LD_PRELOAD) and the
+// script's --channels-last (the channels-last memory format wherever the
+// script's model supports it). `seconds` gets the shipped run's keys and the
+// tuned run's keys prefixed with kTuned. False when either run fails.
+inline bool run_baseline(const std::string& command, nlohmann::json& seconds) {
+  if (!run_script(command, seconds)) return false;
+  const std::string tcmalloc = tcmalloc_library();
+  if (tcmalloc.empty()) {
+    std::cerr << "tcmalloc is not installed (libtcmalloc-minimal4): the tuned PyTorch baseline cannot run\n";
+    return false;
+  }
+  nlohmann::json tuned;
+  if (!run_script("LD_PRELOAD=" + tcmalloc + " " + command + " --channels-last", tuned)) return false;
+  for (const auto& [key, value] : tuned.items()) seconds[kTuned + key] = value;
+  return true;
+}
+
 // A table row: its name, fovea's seconds, the key of the baseline's seconds,
 // and optionally: fovea's peak MB (the baseline's is under key + "_mb"), the
 // floating-point operations each side's algorithm performs for the work (for
@@ -54,8 +86,10 @@ struct Row {
   double fovea_flop = 0, baseline_flop = 0;
 };
 
-// A Markdown table: seconds, the speed-up (baseline / fovea), peak memory and
-// GFLOP/s (with its share of the SGEMM peak and of the FMA peak, where given:
+// A Markdown table: seconds of fovea and of both baselines (shipped and
+// tuned, when the tuned run's keys are there), the speed-ups (baseline /
+// fovea; the tuned one is the ratio that counts), peak memory and GFLOP/s
+// (with its share of the SGEMM peak and of the FMA peak, where given:
 // measure.h) where known, then one column per extra header.
 inline void print_table(const std::vector<Row>& rows, const nlohmann::json& baseline,
                         const std::vector<std::string>& extra_headers, double sgemm_gflops = 0,
@@ -73,21 +107,27 @@ inline void print_table(const std::vector<Row>& rows, const nlohmann::json& base
       if (peak > 0) shares += (shares.empty() ? "" : ", ") + number("%.0f", 100 * g / peak) + "%";
     return number("%.1f", g) + (shares.empty() ? "" : " (" + shares + ")");
   };
-  std::printf("| benchmark | fovea (s) | PyTorch (s) | speed-up | fovea MB | PyTorch MB | fovea GFLOP/s | PyTorch GFLOP/s |");
+  auto value = [&](const std::string& key) { return baseline.contains(key) ? baseline[key].get<double>() : 0.0; };
+  auto cell = [&](const char* format, double v) { return v > 0 ? number(format, v) : std::string("-"); };
+  std::printf("| benchmark | fovea (s) | PyTorch (s) | PyTorch tuned (s) | speed-up | speed-up vs tuned | fovea MB | "
+              "PyTorch MB | tuned MB | fovea GFLOP/s | PyTorch GFLOP/s | tuned GFLOP/s |");
   for (const auto& h : extra_headers) std::printf(" %s |", h.c_str());
-  std::printf("\n|---|---|---|---|---|---|---|---|");
+  std::printf("\n|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (size_t i = 0; i < extra_headers.size(); ++i) std::printf("---|");
   std::printf("\n");
   for (const auto& row : rows) {
-    const double f = row.fovea_seconds, p = baseline[row.baseline_key].get<double>();
-    const std::string mb_key = row.baseline_key + "_mb";
-    const std::string f_mb = row.fovea_mb > 0 ? number("%.0f", row.fovea_mb) : "-";
-    const std::string p_mb = baseline.contains(mb_key) ? number("%.0f", baseline[mb_key].get<double>()) : "-";
-    std::printf("| %s | %.3f | %.3f | %.2fx | %s | %s | %s | %s |", row.name.c_str(), f, p, p / f, f_mb.c_str(),
-                p_mb.c_str(), rate(row.fovea_flop, f).c_str(), rate(row.baseline_flop, p).c_str());
-    for (const auto& cell : row.extra) std::printf(" %s |", cell.c_str());
+    const double f = row.fovea_seconds, p = value(row.baseline_key), t = value(kTuned + row.baseline_key);
+    std::printf("| %s | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", row.name.c_str(), f,
+                cell("%.3f", p).c_str(), cell("%.3f", t).c_str(), cell("%.2fx", p / f).c_str(),
+                cell("%.2fx", t / f).c_str(), cell("%.0f", row.fovea_mb).c_str(),
+                cell("%.0f", value(row.baseline_key + "_mb")).c_str(),
+                cell("%.0f", value(kTuned + row.baseline_key + "_mb")).c_str(), rate(row.fovea_flop, f).c_str(),
+                p > 0 ? rate(row.baseline_flop, p).c_str() : "-", t > 0 ? rate(row.baseline_flop, t).c_str() : "-");
+    for (const auto& c : row.extra) std::printf(" %s |", c.c_str());
     std::printf("\n");
   }
+  std::printf("PyTorch tuned: %s preloaded, channels-last memory format where the model supports it.\n",
+              tcmalloc_library().c_str());
   if (sgemm_gflops > 0)
     std::printf("GFLOP/s (%% of the SGEMM peak%s). SGEMM peak (2048^3, OpenBLAS via LibTorch, same threads): %.1f GFLOP/s\n",
                 fma_gflops > 0 ? ", % of the FMA peak" : "", sgemm_gflops);

@@ -12,7 +12,7 @@ names, times each case as the C++ side does (best of REPEATS, each from the
 start), writes each case's final stimulus to DIR/final_<key>.npy and prints
 one JSON object: <key> (seconds), <key>_objective (the objective at the
 final stimulus) and <key>_faults (minor page faults per iteration).
-usage: mei_baseline.py DIR THREADS REPEATS
+usage: mei_baseline.py DIR THREADS REPEATS [--channels-last]
 """
 import json
 import os
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from baseline_measure import best_of  # noqa: E402
+from baseline_measure import best_of, channels_last_requested  # noqa: E402
 import retina_baseline  # noqa: E402  (the models live in the other baselines)
 import v1_baseline  # noqa: E402
 
@@ -115,6 +115,9 @@ def load_weights(model, path, python_name):
     return model.eval()
 
 
+CHANNELS_LAST = False  # set by main(): the tuned run
+
+
 def retina_model(d, desc):
     """retina_baseline's model: features.layer{i} -> features.{i}, the layer
     bias module's bias.bias -> bias. Returns stimulus -> (1, T', N)."""
@@ -125,6 +128,8 @@ def retina_model(d, desc):
         return re.sub(r"\.bias\.bias$", ".bias", re.sub(r"features\.layer(\d+)\.", r"features.\1.", k))
 
     load_weights(model, os.path.join(d, desc["weights"]), python_name)
+    if CHANNELS_LAST:
+        return lambda x: model(x.contiguous(memory_format=torch.channels_last_3d), session)
     return lambda x: model(x, session)
 
 
@@ -134,6 +139,9 @@ def v1_model(d, desc):
     model = v1_baseline.Encoder(desc["neurons"], 16, 320, [25, 9], False, 66, 130)
     load_weights(model, os.path.join(d, desc["weights"]),
                  lambda k: k.replace("core.features.", "").replace("ds_conv.", "").replace("readout.", ""))
+    if CHANNELS_LAST:
+        model = model.to(memory_format=torch.channels_last)
+        return lambda x: model(x.contiguous(memory_format=torch.channels_last))
     return model
 
 
@@ -151,6 +159,8 @@ def run_case(objective, start, lr, iterations, postprocessors):
 
 
 def main():
+    global CHANNELS_LAST
+    CHANNELS_LAST = channels_last_requested()
     d, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     with open(os.path.join(d, "plan.json")) as f:

@@ -7,14 +7,14 @@ rebuilt and one conv3d runs per layer, as openretina does).
 
 Reads the data bench_retina wrote, times the same work as the C++ side and
 prints one JSON object of seconds.
-usage: retina_baseline.py DIR THREADS REPEATS BATCH CHUNK
+usage: retina_baseline.py DIR THREADS REPEATS BATCH CHUNK [--channels-last]
 """
 import json
 import math
 import sys
 
 import numpy as np
-from baseline_measure import measure
+from baseline_measure import channels_last_requested, measure
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -107,12 +107,15 @@ class GaussianMaskReadout(nn.Module):
 
 
 class Model(nn.Module):
-    def __init__(self, neurons, means):
+    def __init__(self, neurons, means, channels_last=False):
         super().__init__()
         self.core = Core()
         self.readout = nn.ModuleDict({k: GaussianMaskReadout(16, 8, 6, n, means[k]) for k, n in neurons.items()})
+        self.channels_last = channels_last  # movies in channels_last_3d (the tuned run)
 
     def forward(self, x, key):
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
         return self.readout[key](self.core(x))
 
 
@@ -144,11 +147,14 @@ def train_epoch(model, opt, movie, responses, batch, chunk):
 def infer(model, clips, keys):
     model.eval()
     with torch.no_grad():  # the core once, then every session's readout (openretina's data_key=None)
+        if model.channels_last:
+            clips = clips.contiguous(memory_format=torch.channels_last_3d)
         f = model.core(clips)
         return torch.cat([model.readout[k](f) for k in keys], -1)
 
 
 def main():
+    channels_last = channels_last_requested()
     d, threads, repeats, batch, chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -158,7 +164,8 @@ def main():
     with open(d + "/sessions.json") as f:
         sessions = json.load(f)
     responses = {k: torch.from_numpy(np.load(d + "/responses_" + k + ".npy")) for k in sessions}
-    model = Model({k: r.shape[1] for k, r in responses.items()}, {k: r.mean(0) for k, r in responses.items()})
+    model = Model({k: r.shape[1] for k, r in responses.items()}, {k: r.mean(0) for k, r in responses.items()},
+                  channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=0.01)
     out = {}
     train_epoch(model, opt, movie[:, :batch * chunk + chunk], {k: r[:batch * chunk + chunk] for k, r in responses.items()},

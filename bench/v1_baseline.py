@@ -4,13 +4,15 @@ architecture and model_trainer's training step), written for this benchmark.
 
 Reads the images and responses that bench_v1 wrote, times the same work as
 the C++ side and prints one JSON object of seconds.
-usage: v1_baseline.py DIR THREADS REPEATS
+usage: v1_baseline.py DIR THREADS REPEATS [--channels-last]
+(--channels-last: the model and the images in the channels-last memory format,
+as PyTorch's CPU performance-tuning guide recommends for convolutions.)
 """
 import json
 import sys
 
 import numpy as np
-from baseline_measure import measure
+from baseline_measure import channels_last_requested, measure
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -102,23 +104,30 @@ def infer(model, imgs, batch=100):
         return torch.cat([model(imgs[s:s + batch]) for s in range(0, len(imgs), batch)])
 
 
+def to_format(model, channels_last):
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
 def main():
+    channels_last = channels_last_requested()
     d, threads, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     np.random.seed(0)
     imgs = torch.from_numpy(np.load(d + "/images.npy")).unsqueeze(1)
+    if channels_last:
+        imgs = imgs.contiguous(memory_format=torch.channels_last)
     spks = torch.from_numpy(np.load(d + "/responses.npy"))
     H, W = imgs.shape[2], imgs.shape[3]
     out = {}
-    full = Encoder(spks.shape[1], 16, 320, [25, 9], False, H, W)
+    full = to_format(Encoder(spks.shape[1], 16, 320, [25, 9], False, H, W), channels_last)
     opt = optimizer_for(full, False)
     train_epoch(full, opt, imgs[:100], spks[:100], 0)  # warm-up
     measure(out, "full_epoch", lambda: train_epoch(full, opt, imgs, spks, 0), repeats)
     infer(full, imgs[:100])
     measure(out, "full_inference", lambda: infer(full, imgs), repeats)
 
-    mini = Encoder(1, 16, 64, [25, 9], True, H, W)
+    mini = to_format(Encoder(1, 16, 64, [25, 9], True, H, W), channels_last)
     mini.layer0.conv.weight.data.copy_(full.layer0.conv.weight.data)
     mini.layer0.conv.weight.requires_grad = False
     opt = optimizer_for(mini, True)

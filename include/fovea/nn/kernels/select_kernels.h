@@ -11,10 +11,18 @@
 // OpenBLAS's scratch buffers and LibTorch's sub-megabyte tensors were faulted
 // in again on every training step (a minimodel epoch: 1.6 s -> 1.3 s).
 // The malloc settings stay in force for the rest of the process.
+#include <string>
+
 #include "fovea/nn/kernels/kernel_set.h"
 
 namespace fovea::nn {
 
-void select_kernels(KernelSet kernels);
+// How the fast kernels get their memory: fovea's caching allocator and the
+// malloc settings above, or the process's malloc as it is (for measuring a
+// preloaded allocator such as tcmalloc or jemalloc against them).
+enum class MemoryPolicy { caching, system };
+
+void select_kernels(KernelSet kernels, MemoryPolicy memory = MemoryPolicy::caching);
+MemoryPolicy parse_memory_policy(const std::string& name);  // "caching" | "system"; fovea::Error otherwise
 
 }  // namespace fovea::nn
