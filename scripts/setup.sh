@@ -15,7 +15,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-torch python3-numpy
-  libtcmalloc-minimal4 libjemalloc2
+  libtcmalloc-minimal4 libjemalloc2 libdnnl-dev
   chromium
 )
 

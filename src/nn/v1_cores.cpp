@@ -9,6 +9,7 @@
 
 #include "fovea/nn/gather_rows.h"
 #include "fovea/nn/kernels/depthwise_conv2d.h"
+#include "fovea/nn/kernels/gemm.h"
 #include "json_fields.h"
 
 namespace fovea::nn {
@@ -50,6 +51,20 @@ std::optional<std::array<int64_t, 2>> depthwise_padding(const torch::nn::Conv2dI
                      c10::get_if<torch::enumtype::kZeros>(&o.padding_mode());
   if (!plain) return std::nullopt;
   return std::array<int64_t, 2>{(*padding)->at(0), (*padding)->at(1)};
+}
+
+// A 1×1 conv that pointwise_conv2d computes: no bias, stride 1, no padding, one group.
+bool plain_pointwise(const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  auto all = [](const torch::ExpandingArray<2>& a, int64_t v) { return a->at(0) == v && a->at(1) == v; };
+  return !conv.bias.defined() && o.groups() == 1 && all(o.kernel_size(), 1) && all(o.stride(), 1) &&
+         all(o.dilation(), 1) && padding && all(*padding, 0);
+}
+
+// The 1×1 convs of a separable layer: oneDNN GEMMs with the fast kernels (pointwise_conv2d).
+at::Tensor pointwise(torch::nn::Conv2d& conv, const at::Tensor& x) {
+  return plain_pointwise(*conv) ? pointwise_conv2d(x, conv->weight) : conv->forward(x);
 }
 
 void check_activation(const std::string& activation) {
@@ -116,14 +131,14 @@ MinimodelLayerImpl::MinimodelLayerImpl(const MinimodelCoreOptions& o, int64_t in
 
 at::Tensor MinimodelLayerImpl::forward(at::Tensor x) {
   if (conv) return forward_after_conv(conv->forward(x));
-  x = in_depth_conv->forward(x);
+  x = pointwise(in_depth_conv, x);
   // The module keeps the parameter (names, checkpoints); fovea's depthwise
   // kernel computes the convolution wherever it is the same function.
   if (auto padding = depthwise_padding(*spatial_conv))
     x = depthwise_conv2d(x, spatial_conv->weight, *padding);
   else
     x = spatial_conv->forward(x);
-  if (out_depth_conv) x = out_depth_conv->forward(x);
+  if (out_depth_conv) x = pointwise(out_depth_conv, x);
   return forward_after_conv(x);
 }
 

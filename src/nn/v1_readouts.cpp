@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "fovea/error.h"
+#include "fovea/nn/kernels/gemm.h"
 
 namespace fovea::nn {
 
@@ -27,7 +28,7 @@ at::Tensor Rank1Readout::drive(const at::Tensor& features) const {
   // of many GB for thousands of neurons.
   at::Tensor cy = (Wc.view({N, C, 1}) * Wy.view({N, 1, Ly})).reshape({N, C * Ly});
   at::Tensor f = features.permute({1, 2, 0, 3}).reshape({C * Ly, B * Lx});
-  at::Tensor g = cy.mm(f).view({N, B, Lx});
+  at::Tensor g = matmul_2d(cy, f).view({N, B, Lx});  // the bulk of the work: oneDNN's sgemm with the fast kernels
   at::Tensor out = (g * Wx.view({N, 1, Lx})).sum(-1).t();  // (B, N)
   if (bias.defined()) out = out + bias;
   return out;
