@@ -22,12 +22,11 @@ MeiRecipe hoefling_2024_recipe() {
   return r;
 }
 
-MeiRecipe visualize_recipe(int64_t channels, int64_t time_steps, bool* constrained) {
+MeiRecipe visualize_recipe(int64_t channels, int64_t time_steps) {
   MeiRecipe r = channels == 2 ? hoefling_2024_recipe() : MeiRecipe{};
   r.time_steps = time_steps;
   r.postprocess_start = true;
   if (channels == 2) r.range_regularization = 0.1;
-  if (constrained) *constrained = channels == 2;
   return r;
 }
 

@@ -161,35 +161,20 @@ Json legacy_member_spec(const Json& config, const std::string& config_origin, co
   if (!config_value<bool>(mc, "gaussian_masks", false, o))
     fail(o, "'model_config.gaussian_masks' is false: only the Gaussian-mask readout of the published models is supported");
 
-  ParametricFactorizedCoreOptions core;
-  core.input_channels = sessions.front().channels;
-  core.layers = config_value<int64_t>(mc, "layers", 1, o);
-  const auto list = [&](const char* key, std::vector<int64_t> fallback) {
-    if (mc.contains(key) && mc.at(key).is_number_integer()) return std::vector<int64_t>{mc.at(key).get<int64_t>()};
-    return config_value<std::vector<int64_t>>(mc, key, fallback, o);
-  };
-  core.hidden_channels = list("hidden_channels", {8});
-  core.temporal_kernel_size = list("temporal_kernel_size", {21});
-  core.spatial_kernel_size = list("spatial_kernel_size", {11});
-  core.input_padding = config_value<bool>(mc, "input_padding", false, o);
-  core.hidden_padding = config_value<bool>(mc, "hidden_padding", true, o);
-  core.core_bias = config_value<bool>(mc, "core_bias", false, o);
-  core.batch_norm = config_value<bool>(mc, "batch_norm", true, o);
-  core.batch_norm_scale = config_value<bool>(mc, "batch_norm_scale", false, o);
-  core.momentum = config_value<double>(mc, "momentum", 0.1, o);
-  core.final_nonlinearity = config_value<bool>(mc, "final_nonlinearity", true, o);
-  core.nonlinearity = config_value<std::string>(mc, "nonlinearity", "ELU", o);
-  core.conv_type = config_value<std::string>(mc, "conv_type", "custom_separable", o);
-  core.stack = config_value<int64_t>(mc, "stack", -1, o);
-  core.gamma_input = config_value<double>(mc, "gamma_input", 0.1, o);
-  core.gamma_temporal = config_value<double>(mc, "gamma_temporal", 0.1, o);
-  core.gamma_in_sparse = config_value<double>(mc, "gamma_in_sparse", 0.0, o);
-  core.gamma_hidden = config_value<double>(mc, "gamma_hidden", 0.0, o);
+  // The core's parameters have the same names and defaults in the options
+  // (ParametricFactorizedCoreOptions), which parse and check them.
+  Json core_spec = {{"type", "parametric_factorized_batch_conv3d"}, {"input_channels", sessions.front().channels}};
+  for (const char* key : {"layers", "hidden_channels", "temporal_kernel_size", "spatial_kernel_size", "input_padding",
+                          "hidden_padding", "core_bias", "batch_norm", "batch_norm_scale", "momentum",
+                          "final_nonlinearity", "nonlinearity", "conv_type", "stack", "gamma_input", "gamma_temporal",
+                          "gamma_in_sparse", "gamma_hidden"})
+    if (mc.contains(key)) core_spec[key] = mc.at(key);
   // batch_adaptation: one log speed per session (the published models), or none.
-  if (config_value<bool>(mc, "batch_adaptation", true, o))
-    for (const auto& s : sessions) core.sessions.push_back(s.name);
-  Json core_spec = core.to_json();
-  (void)ParametricFactorizedCoreOptions::from_json(core_spec);  // the checks, with the config's name on failure below
+  if (config_value<bool>(mc, "batch_adaptation", true, o)) {
+    core_spec["sessions"] = Json::array();
+    for (const auto& s : sessions) core_spec["sessions"].push_back(s.name);
+  }
+  core_spec = ParametricFactorizedCoreOptions::from_json(core_spec).to_json();
 
   Json n_neurons = Json::object();
   for (const auto& s : sessions) n_neurons[s.name] = s.neurons;

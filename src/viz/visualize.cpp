@@ -26,13 +26,18 @@ struct InnerLayer {
   int64_t frames = 0;  // 0 for image models
 };
 
+// A zero stimulus of the MEIs' shape on the model's device, to read shapes from.
+at::Tensor probe_stimulus(const nn::Model& model, int64_t time_steps) {
+  const auto device = model.parameters().empty() ? at::Device(at::kCPU) : model.parameters().front().device();
+  return at::zeros(model.stimulus_shape(time_steps, 1), at::TensorOptions().device(device));
+}
+
 // openretina hooks every layer and reads the shapes from one forward pass of
 // a random stimulus; one pass per layer up to it does the same here.
 std::vector<InnerLayer> inner_layers(nn::Model& model, int64_t time_steps, const std::string& session) {
   std::vector<InnerLayer> layers;
   torch::NoGradGuard no_grad;
-  const auto device = model.parameters().empty() ? at::Device(at::kCPU) : model.parameters().front().device();
-  const at::Tensor probe = at::zeros(model.stimulus_shape(time_steps, 1), at::TensorOptions().device(device));
+  const at::Tensor probe = probe_stimulus(model, time_steps);
   const auto names = insilico::InnerNeuronVisualizationObjective::layer_names(model);
   for (size_t i = 0; i < names.size(); ++i) {
     const at::Tensor out =
@@ -60,12 +65,25 @@ std::vector<int64_t> range(int64_t first, int64_t end) {
   return v;
 }
 
+// The MEIs of targets 0..n−1, one batch of `batch` targets per call of
+// `optimize` (which batches no further), calling `done` after each result so
+// that the progress bar moves batch by batch.
+template <typename Optimize, typename Done>
+std::vector<insilico::MeiResult> meis_in_batches(int64_t n, int64_t batch, Optimize optimize, Done done) {
+  std::vector<insilico::MeiResult> meis;
+  for (int64_t first = 0; first < n; first += batch)
+    for (auto& r : optimize(range(first, std::min(n, first + batch)))) {
+      meis.push_back(std::move(r));
+      done();
+    }
+  return meis;
+}
+
 // The reference's recipe for this model, with the command's choices.
 insilico::MeiRecipe make_recipe(const nn::Model& model, const VisualizeOptions& options, VisualizeResult& result) {
   const int64_t channels = model.input_shape().front();
-  bool constrained = false;
-  insilico::MeiRecipe recipe = insilico::visualize_recipe(channels, options.time_steps, &constrained);
-  if (!options.constraints) recipe = insilico::visualize_recipe(1, options.time_steps);
+  // Without constraints every model is optimised as a 1-channel one is.
+  insilico::MeiRecipe recipe = insilico::visualize_recipe(options.constraints ? channels : 1, options.time_steps);
   recipe.steps = options.steps;
   recipe.lr = options.lr;
   recipe.seed = options.seed;
@@ -152,14 +170,9 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
         const int64_t lag = options.time_steps - frames;
         layer_output.highlight = std::make_pair(lag + inner.response_start, lag + frames - 1);
       }
-      for (const auto& part_start : range(0, (layers[i].channels + inner.batch_size - 1) / inner.batch_size)) {
-        const int64_t first = part_start * inner.batch_size;
-        const auto part = range(first, std::min(layers[i].channels, first + inner.batch_size));
-        for (auto& r : insilico::optimize_channel_meis(model, layer.name, part, inner, first_session)) {
-          meis.push_back(std::move(r));
-          tick();
-        }
-      }
+      meis = meis_in_batches(layers[i].channels, inner.batch_size, [&](const std::vector<int64_t>& part) {
+        return insilico::optimize_channel_meis(model, layer.name, part, inner, first_session);
+      }, tick);
     }
     const int64_t n_channels = std::max<int64_t>(w ? w->out_channels : 0, static_cast<int64_t>(meis.size()));
     for (int64_t c = 0; c < n_channels; ++c) {
@@ -185,9 +198,7 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
     // frame j sees stimulus frames up to j + lag. (openretina shades frames
     // 40–49 whatever the lag, and fails for stimuli shorter than 50 frames.)
     torch::NoGradGuard no_grad;
-    const auto device = model->parameters().empty() ? at::Device(at::kCPU) : model->parameters().front().device();
-    const at::Tensor probe = at::zeros(model->stimulus_shape(options.time_steps, 1), at::TensorOptions().device(device));
-    const int64_t frames = model->forward(probe, sessions.front()).size(1);
+    const int64_t frames = model->forward(probe_stimulus(*model, options.time_steps), sessions.front()).size(1);
     const int64_t lag = options.time_steps - frames;
     const auto [start, length] =
         insilico::SliceMeanReducer(0, recipe.response_start, recipe.response_length).window(frames);
@@ -200,10 +211,9 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
     std::vector<insilico::MeiResult> meis;
     const std::string folder = "output_neurons/" + session_folder(session);
     if (options.meis)
-      for (auto& r : insilico::optimize_neuron_meis(model, session, range(0, n), recipe)) {
-        meis.push_back(std::move(r));
-        tick();
-      }
+      meis = meis_in_batches(n, recipe.batch_size, [&](const std::vector<int64_t>& part) {
+        return insilico::optimize_neuron_meis(model, session, part, recipe);
+      }, tick);
     const auto weight_files = weights.neurons.count(session) ? weights.neurons.at(session) : std::vector<std::string>{};
     const std::vector<NeuronEvaluation>* evals = nullptr;
     if (evaluation && evaluation->neurons.count(session)) evals = &evaluation->neurons.at(session);

@@ -50,8 +50,8 @@ MeiRecipe hoefling_2024_recipe();
 // for green/UV models (2 channels), the Höfling constraints (norm 30, the
 // clip ranges) with RangeRegularizationLoss(factor 0.1). 1-channel models are
 // unconstrained. openretina fails on 3 or more channels; fovea runs them
-// unconstrained (`constrained` tells which).
-MeiRecipe visualize_recipe(int64_t channels, int64_t time_steps, bool* constrained = nullptr);
+// unconstrained.
+MeiRecipe visualize_recipe(int64_t channels, int64_t time_steps);
 
 struct MeiResult {
   int64_t target = 0;            // neuron or channel index
