@@ -4,6 +4,7 @@
 // fovea's time, the baseline's time, the speed-up and optional further columns.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -66,7 +67,10 @@ inline const std::string kTuned = "tuned:";
 // run under. False when a run fails.
 // The shipped run comes last, so files the script writes (bench_mei's final
 // stimuli) are the shipped run's.
+// FOVEA_BENCH_BASELINE=0 skips the baselines (their cells print "-"), to
+// compare fovea's own settings quickly.
 inline bool run_baseline(const std::string& command, nlohmann::json& seconds) {
+  if (const char* skip = std::getenv("FOVEA_BENCH_BASELINE"); skip && std::string(skip) == "0") return true;
   const std::string tcmalloc = tcmalloc_library();
   if (tcmalloc.empty()) {
     std::cerr << "tcmalloc is not installed (libtcmalloc-minimal4): the tuned PyTorch baseline cannot run\n";

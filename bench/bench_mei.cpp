@@ -218,16 +218,17 @@ std::string format(const char* pattern, double value) {
 // and how far the baseline's final objective and stimulus (read from `dir`)
 // are from fovea's.
 fovea::bench::Row table_row(const Case& c, const Outcome& f, const Json& py, const std::filesystem::path& dir) {
-  const double p_objective = py[c.key + "_objective"].get<double>();
-  const at::Tensor p_stimulus = fovea::io::read_npy((dir / ("final_" + c.key + ".npy")).string());
-  fovea::bench::Row row{
-      c.label,
-      f.seconds,
-      c.key,
-      {format("%.6g", f.objective), format("%.3g", relative_difference(f.stimulus, c.subject->start)),
-       format("%.2e", std::abs(f.objective - p_objective) / std::abs(p_objective)),
-       format("%.2e", relative_difference(f.stimulus, p_stimulus)),
-       format("%.0f", f.faults_per_step) + "/" + format("%.0f", py[c.key + "_faults"].get<double>())}};
+  fovea::bench::Row row{c.label, f.seconds, c.key, {format("%.6g", f.objective),
+                                                    format("%.3g", relative_difference(f.stimulus, c.subject->start))}};
+  if (py.contains(c.key + "_objective")) {  // not when the baselines are skipped (FOVEA_BENCH_BASELINE=0)
+    const double p_objective = py[c.key + "_objective"].get<double>();
+    const at::Tensor p_stimulus = fovea::io::read_npy((dir / ("final_" + c.key + ".npy")).string());
+    row.extra.push_back(format("%.2e", std::abs(f.objective - p_objective) / std::abs(p_objective)));
+    row.extra.push_back(format("%.2e", relative_difference(f.stimulus, p_stimulus)));
+    row.extra.push_back(format("%.0f", f.faults_per_step) + "/" + format("%.0f", py[c.key + "_faults"].get<double>()));
+  } else {
+    row.extra.insert(row.extra.end(), {"-", "-", format("%.0f", f.faults_per_step)});
+  }
   row.fovea_flop = c.iterations * c.subject->fovea_step_flop;
   row.baseline_flop = c.iterations * c.subject->baseline_step_flop;
   return row;

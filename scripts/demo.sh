@@ -5,7 +5,9 @@
 # Usage: scripts/demo.sh [OUTPUT_DIR]   (default: demo_out)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-bash "$ROOT/scripts/setup.sh"
+# Builds only the library and the command line; the tests and benchmarks are
+# built by scripts/setup.sh without options (the README's test command).
+bash "$ROOT/scripts/setup.sh" --cli-only
 OUT="${1:-demo_out}"
 FOVEA="$ROOT/build/fovea"
 mkdir -p "$OUT"

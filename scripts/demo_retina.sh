@@ -6,7 +6,7 @@
 # Usage: scripts/demo_retina.sh [OUTPUT_DIR]   (default: demo_retina_out)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-bash "$ROOT/scripts/setup.sh"
+bash "$ROOT/scripts/setup.sh" --cli-only
 OUT="${1:-demo_retina_out}"
 FOVEA="$ROOT/build/fovea"
 mkdir -p "$OUT"

@@ -2,7 +2,9 @@
 # Installs the Debian packages fovea needs (only those missing) and builds it
 # in Release mode into ./build. Idempotent: a second run installs nothing and
 # rebuilds only what changed.
-#   scripts/setup.sh            install + build
+#   scripts/setup.sh            install + build everything (library, CLI, tests, benchmarks, examples)
+#   scripts/setup.sh --cli-only install + build the library and the `fovea` command only
+#                               (what scripts/demo.sh runs: about a third of the full build)
 #   scripts/setup.sh --no-build install only
 set -euo pipefail
 
@@ -15,6 +17,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-torch python3-numpy
+  pybind11-dev python3-dev python3-pytest
   libtcmalloc-minimal4 libjemalloc2 libdnnl-dev
   chromium
 )
@@ -51,6 +54,19 @@ if [ "${1:-}" = "--no-build" ]; then exit 0; fi
 
 cd "$(dirname "$0")/.."
 JOBS="${FOVEA_JOBS:-$(nproc)}"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
-cmake --build build -j "$JOBS"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFOVEA_BUILD_PYTHON=ON
+if [ "${1:-}" = "--cli-only" ]; then
+  cmake --build build -j "$JOBS" --target fovea_cli
+else
+  cmake --build build -j "$JOBS"
+  # The Python module (build/python/fovea): a .pth file in Debian Python's
+  # site directory puts build/python on its path, so `/usr/bin/python3 -c
+  # "import fovea"` works from anywhere.
+  if compgen -G "build/python/fovea/_fovea*.so" >/dev/null; then
+    site="$(/usr/bin/python3 -c 'import site; print(site.getsitepackages()[0])')"
+    $SUDO mkdir -p "$site"
+    echo "$PWD/build/python" | $SUDO tee "$site/fovea.pth" >/dev/null
+    echo "setup: /usr/bin/python3 imports fovea from $PWD/build/python ($site/fovea.pth)"
+  fi
+fi
 echo "setup: built build/fovea"

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <iostream>
+#include <new>
 
 #include "cli/commands.h"
 #include "fovea/error.h"
@@ -73,6 +74,11 @@ int main(int argc, char** argv) {
   } catch (const c10::Error& e) {
     // A LibTorch check on user data (a shape that does not fit the model, ...).
     std::cerr << "error: " << e.what_without_backtrace() << std::endl;
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory: the command needs more memory than this machine has (a smaller model, "
+                 "batch size or dataset may fit)"
+              << std::endl;
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "error: " << e.what() << std::endl;

@@ -10,6 +10,7 @@
 #include "fovea/nn/model_file.h"
 #include "fovea/nn/model_loader.h"
 #include "fovea/train/config.h"
+#include "fovea/train/config_check.h"
 #include "fovea/train/minimodels.h"
 
 namespace fovea::cli {
@@ -52,7 +53,6 @@ std::vector<int64_t> parse_neuron_list(const std::string& text) {
 void run_minimodels(MinimodelArgs& a) {
   auto full = nn::load_any_model(a.full_model);
   a.data.resolve();
-  auto dataset = data::load_v1_dataset(a.data.load_options_for(*full));
   train::Json config = train::default_minimodel_config(*full);
   if (!a.config.empty()) config.merge_patch(train::load_config(a.config));
   for (const auto& o : a.overrides) train::apply_override(config, o);
@@ -61,6 +61,9 @@ void run_minimodels(MinimodelArgs& a) {
   config["data"] = full->spec().value("data", train::Json::object());
   config["data"]["images"] = a.data.images;
   config["data"]["responses"] = a.data.responses;
+  // The recipe with the full model's data options, checked before the data is read.
+  train::validate_config(config, a.config.empty() ? "minimodel recipe" : a.config, a.overrides);
+  auto dataset = data::load_v1_dataset(a.data.load_options_for(*full));
   auto rows = train::fit_minimodels(*full, a.full_model, dataset, parse_neuron_list(a.neurons), config, a.output,
                                     !a.quiet);
   std::cout << std::setw(8) << "neuron" << std::setw(8) << "FEV" << std::setw(12) << "FEVE full" << std::setw(12)

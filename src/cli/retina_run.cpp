@@ -63,9 +63,12 @@ void run_train_retina(nlohmann::json config, const std::string& out, bool quiet)
   eo.test_name = options.test_names.size() == 1 ? options.test_names[0] : "";
   auto report = eval::evaluate_retina(*run.model, sessions, eo, read_ground_truth(options.dir, dataset.sessions()));
   eval::write_report(report, (fs::path(out) / "eval.csv").string(), (fs::path(out) / "eval.json").string());
-  std::cout << "model: " << model_path << " (" << run.model->n_parameters() << " parameters; best validation "
-            << "correlation " << run.result.best_score << " at epoch " << run.result.best_epoch + 1 << "; "
-            << run.result.stop_reason << ")\n";
+  std::cout << "model: " << model_path << " (" << run.model->n_parameters() << " parameters; ";
+  if (run.result.has_best())
+    std::cout << "best validation correlation " << run.result.best_score << " at epoch " << run.result.best_epoch + 1;
+  else
+    std::cout << "no finite validation correlation";
+  std::cout << "; " << run.result.stop_reason << ")\n";
   print_summary(report);
 }
 

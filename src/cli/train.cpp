@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <exception>
 #include <filesystem>
 #include <iostream>
 
@@ -15,6 +16,7 @@
 #include "fovea/io/atomic_file.h"
 #include "fovea/nn/model_file.h"
 #include "fovea/train/config.h"
+#include "fovea/train/config_check.h"
 #include "fovea/train/retina_experiment.h"
 #include "fovea/train/v1_experiment.h"
 
@@ -30,16 +32,46 @@ struct TrainArgs {
   bool seed_given = false;
 };
 
+namespace fs = std::filesystem;
+
+// The run's output folder: made when the run starts writing, and removed again
+// when the run fails before anything was written into it (a folder that
+// existed before is left alone).
+class OutputFolder {
+ public:
+  explicit OutputFolder(std::string dir) : dir_(std::move(dir)), made_(!fs::exists(dir_)) { io::make_directories(dir_); }
+  ~OutputFolder() {
+    if (!made_ || std::uncaught_exceptions() <= exceptions_) return;
+    std::error_code ec;
+    if (fs::is_empty(dir_, ec) && !ec) fs::remove(dir_, ec);
+  }
+  OutputFolder(const OutputFolder&) = delete;
+  OutputFolder& operator=(const OutputFolder&) = delete;
+
+ private:
+  std::string dir_;
+  bool made_;
+  int exceptions_ = std::uncaught_exceptions();
+};
+
+// section.key of a checked config when it is a string, else "".
+std::string text_field(const train::Json& config, const std::string& section, const std::string& key) {
+  if (!config.contains(section) || !config.at(section).is_object()) return "";
+  const auto& s = config.at(section);
+  return s.contains(key) && s.at(key).is_string() ? s.at(key).get<std::string>() : "";
+}
+
 void run_train(const TrainArgs& a) {
-  train::Json config = train::load_config(a.config, a.overrides);
+  train::Json config = train::load_config(a.config, a.overrides);  // known keys and their types
   // --seed overrides the config's seed; without it the config's (or 0) is used.
   if (a.seed_given || !config.contains("seed") || config["seed"].is_null()) config["seed"] = a.runtime.seed;
   config["device"] = a.runtime.device;
-  std::string out = a.output.empty() ? config.value("output", train::Json::object()).value("dir", "") : a.output;
+  // Everything a run needs is checked before anything is read or written.
+  train::validate_config(config, a.config, a.overrides, train::ConfigCheck::run);
+  const std::string out = a.output.empty() ? text_field(config, "output", "dir") : a.output;
   if (out.empty()) fail(a.config, "no output directory: set output.dir in the config or pass --output");
-  io::make_directories(out);
-  namespace fs = std::filesystem;
   if (train::is_retina_config(config)) {
+    OutputFolder folder(out);
     run_train_retina(config, out, a.quiet);
     return;
   }
@@ -47,6 +79,7 @@ void run_train(const TrainArgs& a) {
   const auto load = train::v1_load_options(config);
   spdlog::info("loading {} and {}", load.images_path, load.responses_path);
   auto dataset = data::load_v1_dataset(load);
+  OutputFolder folder(out);
   spdlog::info("{} images of {}x{}, {} training trials ({} validation), {} neurons ({} with FEV > {})",
                dataset.images.size(0), dataset.images.size(1), dataset.images.size(2),
                dataset.train_responses.size(0), dataset.ival.numel(), dataset.n_neurons(),
@@ -56,7 +89,7 @@ void run_train(const TrainArgs& a) {
   const std::string model_path = (fs::path(out) / "model.safetensors").string();
   nn::save_model(model_path, *run.model);
 
-  std::string truth_path = config["data"].value("truth", "");
+  const std::string truth_path = text_field(config, "data", "truth");
   at::Tensor truth;
   if (!truth_path.empty())
     truth = data::read_test_rates(truth_path, dataset.test_responses.size(0), dataset.n_neurons());
@@ -83,7 +116,8 @@ void add_train_command(CLI::App& app) {
       // Seed every generator with the config's seed, as --seed would.
       try {
         auto config = train::load_config(args->config, args->overrides);
-        if (config.contains("seed") && config["seed"].is_number_unsigned()) args->runtime.seed = config["seed"].get<uint64_t>();
+        if (config.contains("seed") && config["seed"].is_number_integer() && config["seed"].get<int64_t>() >= 0)
+          args->runtime.seed = config["seed"].get<uint64_t>();
       } catch (const fovea::Error&) {
         // run_train reports a bad config with its own message.
       }

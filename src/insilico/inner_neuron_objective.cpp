@@ -6,21 +6,11 @@
 
 #include "fovea/error.h"
 #include "fovea/insilico/objectives.h"
-#include "fovea/nn/legacy_core.h"
-#include "fovea/nn/retina_core.h"
-#include "fovea/nn/v1_cores.h"
+#include "fovea/nn/model.h"
 
 namespace fovea::insilico {
 
 namespace {
-
-int64_t core_layer_count(const nn::Model& model) {
-  if (auto retina = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model.core())) return retina->n_layers();
-  if (auto v1 = std::dynamic_pointer_cast<nn::MinimodelCore>(model.core())) return v1->n_layers();
-  if (auto legacy = std::dynamic_pointer_cast<nn::ParametricFactorizedBatchConv3dCore>(model.core()))
-    return legacy->n_layers();
-  return 0;
-}
 
 // "features.layer3", "core.features.layer3" or openretina's hook key
 // "core_features_layer3" -> 3; -1 when the name has none of these forms.
@@ -31,44 +21,19 @@ int64_t parse_layer_name(const std::string& name) {
   return std::stoll(match[1].str());
 }
 
-// The retina core's forward up to and including layer `index`, without the
-// final frame cut (that happens after all layers, outside features.layer{i}).
-at::Tensor retina_layer_output(nn::SimpleCoreWrapper& core, int64_t index, const at::Tensor& input) {
-  at::Tensor x = input;
-  if (core.color_squashing_layer && x.dim() == 5 && x.size(1) > 1) {
-    const at::Tensor w = core.color_squashing_layer->named_parameters()["channel_weights"];
-    x = (x * w.view({1, -1, 1, 1, 1})).sum(1, /*keepdim=*/true);
-  }
-  const auto& options = core.options();
-  check(x.dim() == 5 && x.size(1) == options.channels.front(), "InnerNeuronVisualizationObjective",
-        "the retina core expects movies (batch, " + std::to_string(options.channels.front()) +
-            ", time, height, width)");
-  if (options.downsample_input_kernel_size) {
-    const auto& k = *options.downsample_input_kernel_size;
-    x = torch::avg_pool3d(x, {k[0], k[1], k[2]});
-  }
-  for (int64_t i = 0; i <= index; ++i) x = core.layer(i)->forward(x);
-  return x;
-}
-
 }  // namespace
 
 std::vector<std::string> InnerNeuronVisualizationObjective::layer_names(const nn::Model& model) {
   std::vector<std::string> names;
-  for (int64_t i = 0; i < core_layer_count(model); ++i) names.push_back("features.layer" + std::to_string(i));
+  for (int64_t i = 0; i < model.core()->inner_layer_count(); ++i) names.push_back("features.layer" + std::to_string(i));
   return names;
 }
 
 at::Tensor InnerNeuronVisualizationObjective::layer_output(nn::Model& model, int64_t index,
                                                            const at::Tensor& stimulus, const std::string& data_key) {
-  check(index >= 0 && index < core_layer_count(model), "InnerNeuronVisualizationObjective",
+  check(index >= 0 && index < model.core()->inner_layer_count(), "InnerNeuronVisualizationObjective",
         "layer index " + std::to_string(index) + " is out of range");
-  if (auto retina = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model.core()))
-    return retina_layer_output(*retina, index, stimulus);
-  if (auto legacy = std::dynamic_pointer_cast<nn::ParametricFactorizedBatchConv3dCore>(model.core()))
-    return legacy->forward_layers(stimulus, data_key, index + 1);
-  auto v1 = std::dynamic_pointer_cast<nn::MinimodelCore>(model.core());
-  return v1->forward_layers(stimulus, index + 1);
+  return model.core()->forward_inner_layers(stimulus, data_key, index + 1);
 }
 
 InnerNeuronVisualizationObjective::InnerNeuronVisualizationObjective(std::shared_ptr<nn::Model> model,
@@ -85,7 +50,7 @@ InnerNeuronVisualizationObjective::InnerNeuronVisualizationObjective(std::shared
     std::string list;
     for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
     fail(where, "unknown layer '" + layer + "'; this core's layers are: " +
-                    (list.empty() ? std::string("none (only the retina and V1 minimodel cores are supported)")
+                    (list.empty() ? std::string("none (only the retina, Höfling-ensemble and V1 minimodel cores have them)")
                                   : list));
   }
   const int64_t channels = layer_channels(*model_, layer_index_);
@@ -95,13 +60,7 @@ InnerNeuronVisualizationObjective::InnerNeuronVisualizationObjective(std::shared
 }
 
 int64_t InnerNeuronVisualizationObjective::layer_channels(const nn::Model& model, int64_t index) {
-  if (auto retina = std::dynamic_pointer_cast<nn::SimpleCoreWrapper>(model.core()))
-    return retina->options().channels.at(index + 1);
-  if (auto v1 = std::dynamic_pointer_cast<nn::MinimodelCore>(model.core()))
-    return index == 0 ? v1->options().n_conv : v1->options().n_conv_mid;
-  if (auto legacy = std::dynamic_pointer_cast<nn::ParametricFactorizedBatchConv3dCore>(model.core()))
-    return legacy->options().hidden_channels.at(index);
-  return 0;
+  return model.core()->inner_layer_channels(index);
 }
 
 at::Tensor InnerNeuronVisualizationObjective::forward(const at::Tensor& stimulus) {

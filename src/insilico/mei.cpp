@@ -123,17 +123,22 @@ OptimizerFactory optimizer_factory(const MeiRecipe& r) {
   fail("mei", "unknown optimizer '" + r.optimizer + "' (expected sgd or adam)");
 }
 
+// The recipe's clip ranges, one per stimulus channel; unbounded channels when
+// it names none (a norm alone).
+ChannelRanges channel_ranges(const nn::Model& model, const MeiRecipe& r) {
+  const int64_t channels = model.input_shape().front();
+  ChannelRanges ranges = r.ranges;
+  if (ranges.empty()) ranges.assign(static_cast<size_t>(channels), {std::nullopt, std::nullopt});
+  check(static_cast<int64_t>(ranges.size()) == channels, "mei",
+        "the clip ranges name " + std::to_string(ranges.size()) + " channels, the model's stimulus has " +
+            std::to_string(channels));
+  return ranges;
+}
+
 std::vector<std::shared_ptr<StimulusPostprocessor>> postprocessors(const nn::Model& model, const MeiRecipe& r) {
   std::vector<std::shared_ptr<StimulusPostprocessor>> out;
-  const int64_t channels = model.input_shape().front();
-  if (r.norm || !r.ranges.empty()) {
-    ChannelRanges ranges = r.ranges;
-    if (ranges.empty()) ranges.assign(static_cast<size_t>(channels), {std::nullopt, std::nullopt});
-    check(static_cast<int64_t>(ranges.size()) == channels, "mei",
-          "the clip ranges name " + std::to_string(ranges.size()) + " channels, the model's stimulus has " +
-              std::to_string(channels));
-    out.push_back(std::make_shared<ChangeNormJointlyClipRangeSeparately>(ranges, r.norm));
-  }
+  if (r.norm || !r.ranges.empty())
+    out.push_back(std::make_shared<ChangeNormJointlyClipRangeSeparately>(channel_ranges(model, r), r.norm));
   if (r.lowpass_sigma) {
     check(is_movie_model(model), "mei", "the temporal low-pass filter needs a movie model");
     out.push_back(std::make_shared<TemporalGaussianLowPassFilterProcessor>(*r.lowpass_sigma, r.lowpass_kernel_size));
@@ -144,10 +149,8 @@ std::vector<std::shared_ptr<StimulusPostprocessor>> postprocessors(const nn::Mod
 std::vector<std::shared_ptr<StimulusRegularizationLoss>> regularizers(const nn::Model& model, const MeiRecipe& r) {
   if (!r.range_regularization) return {};
   check(r.norm || !r.ranges.empty(), "mei", "the range regularisation needs a norm or clip ranges");
-  ChannelRanges ranges = r.ranges;
-  if (ranges.empty()) ranges.assign(static_cast<size_t>(model.input_shape().front()), {std::nullopt, std::nullopt});
   return {std::make_shared<PerSampleRegularizer>(
-      std::make_shared<RangeRegularizationLoss>(ranges, r.norm, *r.range_regularization))};
+      std::make_shared<RangeRegularizationLoss>(channel_ranges(model, r), r.norm, *r.range_regularization))};
 }
 
 // Optimises one batch of targets with `objective` (per_sample gives each target's score).

@@ -3,6 +3,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <vector>
+
 #include "fovea/error.h"
 
 namespace fovea::io {
@@ -54,8 +56,21 @@ Json to_json(const YAML::Node& node) {
 }  // namespace
 
 Json parse_yaml(const std::string& text, const std::string& origin) {
+  std::vector<YAML::Node> documents;
   try {
-    return to_json(YAML::Load(text));
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    fail(origin, "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (documents.empty()) return nullptr;
+  // yaml-cpp ends a document where the indentation falls below its first
+  // line's and reads the rest as a further document: a config whose section
+  // header was lost would otherwise drop every section after it.
+  if (documents.size() > 1)
+    fail(origin, "invalid YAML at line " + std::to_string(documents[1].Mark().line + 1) +
+                     ": the document ended before this line (check the indentation of the lines above)");
+  try {
+    return to_json(documents.front());
   } catch (const YAML::Exception& e) {
     fail(origin, "invalid YAML at line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }

@@ -25,6 +25,10 @@ std::vector<int64_t> Core::output_shape(const std::vector<int64_t>& input_shape)
   return std::vector<int64_t>(out.sizes().begin() + 1, out.sizes().end());
 }
 
+at::Tensor Core::forward_inner_layers(const at::Tensor&, const std::string&, int64_t) {
+  fail("core", "this core has no inner layers to look inside");
+}
+
 at::Tensor Readout::regularizer(const std::string&) { return torch::zeros({}); }
 
 Model::Model(std::shared_ptr<Core> core, std::shared_ptr<Readout> readout, Json spec)

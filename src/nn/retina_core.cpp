@@ -171,7 +171,7 @@ SimpleCoreWrapper::SimpleCoreWrapper(SimpleCoreWrapperOptions options) : options
   }
 }
 
-at::Tensor SimpleCoreWrapper::forward(const at::Tensor& input) {
+at::Tensor SimpleCoreWrapper::forward_inner_layers(const at::Tensor& input, const std::string&, int64_t n) {
   at::Tensor x = input;
   if (color_squashing_layer && x.dim() == 5 && x.size(1) > 1) {
     const at::Tensor& w = color_squashing_layer->named_parameters()["channel_weights"];
@@ -186,7 +186,12 @@ at::Tensor SimpleCoreWrapper::forward(const at::Tensor& input) {
     const auto& k = *options_.downsample_input_kernel_size;
     x = torch::avg_pool3d(x, {k[0], k[1], k[2]});
   }
-  x = features->forward(x);
+  for (int64_t i = 0; i < n && i < n_layers(); ++i) x = layers_[i]->forward(x);
+  return x;
+}
+
+at::Tensor SimpleCoreWrapper::forward(const at::Tensor& input) {
+  at::Tensor x = forward_inner_layers(input, "", n_layers());
   // The reference cuts after the layers "to keep compatibility with hoefling model scores".
   return x.slice(2, std::min(options_.cut_first_n_frames, x.size(2)));
 }

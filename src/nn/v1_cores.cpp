@@ -40,17 +40,32 @@ torch::nn::Conv2d make_conv(int64_t in, int64_t out, int64_t k, int64_t stride =
   return conv;
 }
 
-// The padding of a depthwise conv that depthwise_conv2d computes (no bias,
-// stride 1, dilation 1, zero padding given as sizes: minimodel's), or nothing.
-std::optional<std::array<int64_t, 2>> depthwise_padding(const torch::nn::Conv2dImpl& conv) {
+// The padding of a conv without bias, stride or dilation, zero-padded by
+// sizes (minimodel's convolutions), or nothing.
+std::optional<std::array<int64_t, 2>> plain_padding(const torch::nn::Conv2dImpl& conv) {
   const auto& o = conv.options;
   const auto* padding = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
   auto ones = [](const torch::ExpandingArray<2>& a) { return a->at(0) == 1 && a->at(1) == 1; };
-  const bool plain = !conv.bias.defined() && o.groups() == o.in_channels() && o.in_channels() == o.out_channels() &&
-                     ones(o.stride()) && ones(o.dilation()) && padding &&
-                     c10::get_if<torch::enumtype::kZeros>(&o.padding_mode());
-  if (!plain) return std::nullopt;
+  if (conv.bias.defined() || !ones(o.stride()) || !ones(o.dilation()) || !padding ||
+      !c10::get_if<torch::enumtype::kZeros>(&o.padding_mode()))
+    return std::nullopt;
   return std::array<int64_t, 2>{(*padding)->at(0), (*padding)->at(1)};
+}
+
+// The padding of a depthwise conv that depthwise_conv2d computes, or nothing.
+std::optional<std::array<int64_t, 2>> depthwise_padding(const torch::nn::Conv2dImpl& conv) {
+  const auto& o = conv.options;
+  if (o.groups() != o.in_channels() || o.in_channels() != o.out_channels()) return std::nullopt;
+  return plain_padding(conv);
+}
+
+// layer0's conv: from one input channel, single_channel_conv2d (its weight
+// gradient is fovea's kernel with the fast kernels).
+at::Tensor standard_conv(torch::nn::Conv2d& conv, const at::Tensor& x) {
+  const auto& o = conv->options;
+  if (o.in_channels() == 1 && o.groups() == 1)
+    if (auto padding = plain_padding(*conv)) return single_channel_conv2d(x, conv->weight, *padding);
+  return conv->forward(x);
 }
 
 // A 1×1 conv that pointwise_conv2d computes: no bias, stride 1, no padding, one group.
@@ -130,7 +145,7 @@ MinimodelLayerImpl::MinimodelLayerImpl(const MinimodelCoreOptions& o, int64_t in
 }
 
 at::Tensor MinimodelLayerImpl::forward(at::Tensor x) {
-  if (conv) return forward_after_conv(conv->forward(x));
+  if (conv) return forward_after_conv(standard_conv(conv, x));
   x = pointwise(in_depth_conv, x);
   // The module keeps the parameter (names, checkpoints); fovea's depthwise
   // kernel computes the convolution wherever it is the same function.

@@ -66,6 +66,14 @@ at::Tensor RidgeReadout::forward(const at::Tensor& features, const std::string&)
 void fit_ridge(Model& model, const at::Tensor& images, const at::Tensor& responses, double lambda) {
   auto readout = std::dynamic_pointer_cast<RidgeReadout>(model.readout());
   if (!readout) fail("fit_ridge", "the model's readout is not a ridge readout");
+  // The closed form solves a features x features system in float64.
+  constexpr int64_t kMaxFeatures = 20000;  // a 3.2 GB system
+  const int64_t features = readout->weight.size(0);
+  if (features > kMaxFeatures)
+    fail("ridge readout", "the core gives " + std::to_string(features) + " features per image and the closed-form fit "
+                          "solves a " + std::to_string(features) + " x " + std::to_string(features) + " system (" +
+                          std::to_string(features * features * 8 / 1000000000) + " GB); use a core with at most " +
+                          std::to_string(kMaxFeatures) + " outputs, e.g. block_average with a larger factor");
   torch::NoGradGuard no_grad;
   at::Tensor x = model.core()->forward(images).reshape({images.size(0), -1}).to(torch::kFloat64);
   at::Tensor y = responses.to(torch::kFloat64);

@@ -1,6 +1,7 @@
 #include "fovea/train/config.h"
 
 #include "fovea/error.h"
+#include "fovea/train/config_check.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/io/yaml.h"
 
@@ -31,10 +32,21 @@ void apply_override(Json& config, const std::string& assignment) {
 }
 
 Json load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  Json config = parse_yaml(io::read_file(path), path);
+  return config_from_yaml(io::read_file(path), path, overrides);
+}
+
+Json config_from_yaml(const std::string& text, const std::string& path, const std::vector<std::string>& overrides) {
+  Json config = parse_yaml(text, path);
   if (config.is_null()) config = Json::object();
   if (!config.is_object()) fail(path, "a configuration must be a mapping of sections (data, model, training, ...)");
-  for (const auto& o : overrides) apply_override(config, o);
+  for (const auto& o : overrides) {
+    try {
+      apply_override(config, o);
+    } catch (const Error& e) {
+      throw Error(path + ", " + e.what());  // "<path>, override 'a.b=[1': invalid YAML ..."
+    }
+  }
+  validate_config(config, path, overrides, ConfigCheck::keys);
   return config;
 }
 

@@ -8,6 +8,7 @@
 #include "config_fields.h"
 #include "fovea/error.h"
 #include "fovea/nn/gaussian_mask_readout.h"
+#include "fovea/train/config_check.h"
 #include "fovea/train/retina_task.h"
 
 namespace fovea::train {
@@ -96,6 +97,7 @@ std::map<std::string, data::SessionClips> split_sessions(const data::RetinaDatas
 RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& dataset,
                                const RetinaDataOptions& data_options, const std::string& metrics_csv,
                                bool show_progress) {
+  validate_config(config, "run configuration");
   const Json& model_cfg = section(config, "model");
   const Json& t = section(config, "training");
   const uint64_t seed = get<uint64_t>(config, "seed", 42);
@@ -186,8 +188,9 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   run.result = fit(*model, task, o);
   run.model->to(torch::kCPU);
   run.model->eval();
-  run.model->spec()["provenance"]["best_epoch"] = run.result.best_epoch + 1;
-  run.model->spec()["provenance"]["best_val_correlation"] = run.result.best_score;
+  // null when no epoch had a finite validation score
+  run.model->spec()["provenance"]["best_epoch"] = run.result.has_best() ? Json(run.result.best_epoch + 1) : Json();
+  run.model->spec()["provenance"]["best_val_correlation"] = run.result.has_best() ? Json(run.result.best_score) : Json();
   run.model->spec()["provenance"]["stop_reason"] = run.result.stop_reason;
   return run;
 }

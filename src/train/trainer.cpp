@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <memory>
 #include <sstream>
 
@@ -49,7 +50,7 @@ class MetricsCsv {
     if (path_.empty()) return;
     std::ostringstream row;
     row << epoch << "," << period << "," << std::setprecision(6) << lr << "," << std::setprecision(8) << loss << ","
-        << score << "," << best << "," << std::setprecision(4) << seconds << "\n";
+        << score << "," << best << "," << std::setprecision(4) << seconds << "\n";  // NaN/inf as nan, inf, -inf
     text_ += row.str();
     io::write_file_atomic(path_, text_);
   }
@@ -60,6 +61,14 @@ class MetricsCsv {
 };
 
 }  // namespace
+
+std::string score_text(double score) {
+  if (std::isnan(score)) return "nan";
+  if (std::isinf(score)) return score > 0 ? "inf" : "-inf";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(4) << score;
+  return s.str();
+}
 
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(TrainingTask& task, double lr, const TrainerOptions& options) {
   auto groups = task.param_groups();
@@ -119,8 +128,9 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
     fail("training option 'lr_schedule'", "must be periods or plateau, got '" + options.lr_schedule + "'");
   const bool plateau = options.lr_schedule == "plateau";
   const std::vector<int64_t> periods = plateau ? std::vector<int64_t>{options.max_epochs} : options.period_epochs;
-  double best_for_patience = -1e300;
-  double plateau_best = -1e300;
+  constexpr double kNone = -std::numeric_limits<double>::infinity();  // no finite score yet
+  double best_for_patience = kNone;
+  double plateau_best = kNone;
   int64_t plateau_bad_epochs = 0;
 
   for (size_t period = 0; period < periods.size() && !stop_all; ++period) {
@@ -147,7 +157,7 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
       // The best state is kept on any improvement; patience counts epochs
       // without an improvement of at least min_delta.
-      if (std::isfinite(score) && score > result.best_score) {
+      if (std::isfinite(score) && (!result.has_best() || score > result.best_score)) {
         result.best_score = score;
         result.best_epoch = epoch;
         best_state = copy_state(model);
@@ -160,8 +170,9 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       }
       result.epochs_run = epoch + 1;
       csv.add(epoch + 1, static_cast<int64_t>(period + 1), lr, stats.mean_loss, score, result.best_score, seconds);
-      spdlog::info("epoch {:3d}  period {}  lr {:.2e}  loss {:.4f}  {} {:.4f}  best {:.4f}  {:.1f}s", epoch + 1,
-                   period + 1, lr, stats.mean_loss, task.score_name(), score, result.best_score, seconds);
+      spdlog::info("epoch {:3d}  period {}  lr {:.2e}  loss {:.4f}  {} {}  best {}  {:.1f}s", epoch + 1, period + 1, lr,
+                   stats.mean_loss, task.score_name(), score_text(score),
+                   result.has_best() ? score_text(result.best_score) : "none yet", seconds);
       if (plateau) {  // PyTorch's ReduceLROnPlateau, mode max, absolute threshold
         if (std::isfinite(score) && score > plateau_best + options.plateau_threshold) {
           plateau_best = score;
@@ -190,6 +201,11 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       for (auto p : early_stopped_periods) result.stop_reason += " " + std::to_string(p);
       result.stop_reason += ")";
     }
+  }
+  if (!result.has_best() && result.epochs_run > 0) {
+    const std::string none = "no finite validation score (" + task.score_name() + " was nan or inf in every epoch)";
+    spdlog::warn("{}; the model is the last epoch's", none);
+    result.stop_reason += "; " + none;
   }
   if (!best_state.empty()) restore_state(model, best_state);
   model.eval();

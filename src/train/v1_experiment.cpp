@@ -11,6 +11,7 @@
 #include "fovea/nn/model_file.h"
 #include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
+#include "fovea/train/config_check.h"
 #include "fovea/train/v1_task.h"
 
 namespace fovea::train {
@@ -80,6 +81,7 @@ void copy_first_layer(const nn::Model& source, nn::Model& target, bool freeze) {
 
 V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv,
                        bool show_progress, std::shared_ptr<FirstConvCache> first_conv_cache) {
+  validate_config(config, "run configuration");
   const Json& model_cfg = section(config, "model");
   const Json& t = section(config, "training");
   const uint64_t seed = get<uint64_t>(config, "seed", 0);
@@ -154,8 +156,9 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   V1Task task(model, data, recipe, device);
   run.result = fit(*model, task, options);
   model->to(torch::kCPU);
-  model->spec()["provenance"]["best_val_varexp"] = run.result.best_score;
-  model->spec()["provenance"]["best_epoch"] = run.result.best_epoch + 1;
+  // null when no epoch had a finite validation score
+  model->spec()["provenance"]["best_val_varexp"] = run.result.has_best() ? Json(run.result.best_score) : Json();
+  model->spec()["provenance"]["best_epoch"] = run.result.has_best() ? Json(run.result.best_epoch + 1) : Json();
   model->spec()["provenance"]["epochs_run"] = run.result.epochs_run;
   model->eval();
   return run;

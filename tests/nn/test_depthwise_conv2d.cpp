@@ -1,6 +1,7 @@
 // fovea's depthwise convolution against LibTorch's: forward, grad input and
 // grad weight on random inputs of many shapes, the frozen cases, the fallback
-// to at::conv2d, and minimodel's core with fast and reference kernels.
+// to at::conv2d, and minimodel's core with fast and reference kernels; the
+// single-input-channel conv (the V1 models' first layer) likewise.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -11,6 +12,7 @@
 #include "test_util.h"
 
 using fovea::nn::depthwise_conv2d;
+using fovea::nn::single_channel_conv2d;
 using fovea::nn::KernelSet;
 using fovea::nn::ScopedKernelSet;
 using fovea::test::graph_contains;
@@ -115,6 +117,33 @@ TEST(DepthwiseConv2dFallback, ReferenceKernelsAndFloat64AreAtConv2dExactly) {
   auto out = depthwise_conv2d(xd, wd, {1, 1});
   EXPECT_TRUE(torch::equal(out, at::conv2d(xd, wd, {}, 1, {1, 1}, 1, 3)));
   EXPECT_FALSE(graph_contains(out, "DepthwiseConv2d"));
+}
+
+// One image channel to C filters: against at::conv2d in float64, for filter
+// counts that do and do not fill the kernel's blocks of four, at 2 threads.
+TEST(SingleChannelConv2d, MatchesLibTorchForwardAndGradients) {
+  const int threads = at::get_num_threads();
+  at::set_num_threads(2);
+  for (const Shape& s : {Shape{3, 16, 20, 30, 9, 9, 4, 4}, Shape{2, 5, 11, 13, 5, 3, 2, 1},
+                         Shape{2, 3, 8, 9, 4, 4, 2, 2}, Shape{1, 7, 6, 5, 7, 7, 3, 3}}) {
+    torch::manual_seed(s.c);
+    auto x = torch::randn({s.b, 1, s.h, s.w}), w = torch::randn({s.c, 1, s.kh, s.kw});
+    auto gout = torch::randn({s.b, s.c, s.h + 2 * s.ph - s.kh + 1, s.w + 2 * s.pw - s.kw + 1});
+    auto xd = x.to(at::kDouble).requires_grad_(), wd = w.to(at::kDouble).requires_grad_();
+    at::conv2d(xd, wd, {}, 1, {s.ph, s.pw}).backward(gout.to(at::kDouble));
+    auto ref = at::conv2d(xd, wd, {}, 1, {s.ph, s.pw});
+
+    ScopedKernelSet fast(KernelSet::fast);
+    auto xf = x.clone().requires_grad_(), wf = w.clone().requires_grad_();
+    auto out = single_channel_conv2d(xf, wf, {s.ph, s.pw});
+    EXPECT_TRUE(graph_contains(out, "SingleChannelConv2d")) << "the fast kernel did not run";
+    ASSERT_EQ(out.sizes(), ref.sizes());
+    out.backward(gout);
+    EXPECT_LE(max_relative_error(out, ref), 1e-5) << s.c << " filters";
+    EXPECT_LE(max_relative_error(xf.grad(), xd.grad()), 1e-5) << s.c << " filters";
+    EXPECT_LE(max_relative_error(wf.grad(), wd.grad()), 1e-5) << s.c << " filters";
+  }
+  at::set_num_threads(threads);
 }
 
 // The whole core (1x1 → depthwise → 1x1 → BN → ELU, twice) with both kernel sets.

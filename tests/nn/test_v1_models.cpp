@@ -8,6 +8,7 @@
 #include "fovea/nn/registry.h"
 #include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
+#include "test_util.h"
 
 using fovea::nn::Json;
 
@@ -113,6 +114,17 @@ TEST(V1Models, RidgeRecoversALinearReceptiveField) {
   auto truth = torch::avg_pool2d(test, 2).reshape({100, -1}).mm(w) + 3.0;
   auto pred = model->forward(test);
   EXPECT_LT((pred - truth).pow(2).mean().item<double>(), 0.01 * truth.var().item<double>());
+}
+
+TEST(V1Models, RidgeOnTooManyFeaturesIsAnErrorNotAnAllocationFailure) {
+  // A core with 150 x 150 outputs: the closed form would solve a 22500 x 22500 system.
+  Json spec = {{"core", {{"type", "block_average"}, {"factor", 1}}},
+               {"readout", {{"type", "ridge"}, {"n_neurons", 1}}},
+               {"input_shape", {1, 150, 150}}};
+  auto model = fovea::nn::build_model(spec);
+  const auto message = fovea::test::error_of(
+      [&] { fovea::nn::fit_ridge(*model, torch::zeros({2, 1, 150, 150}), torch::zeros({2, 1}), 1.0); });
+  EXPECT_NE(message.find("22500 features"), std::string::npos) << message;
 }
 
 TEST(V1Models, SpecErrorsNameTheProblem) {

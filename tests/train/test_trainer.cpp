@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "fovea/error.h"
@@ -148,6 +149,37 @@ TEST(Trainer, PlateauScheduleReducesTheLearningRateDownToItsFloor) {
   EXPECT_GE(*rates.begin(), o.min_lr - 1e-9);
   o.lr_schedule = "cosine";
   EXPECT_THROW(fovea::train::fit(*model, task, o), fovea::Error);
+}
+
+// A task whose validation score is never finite (a diverging or degenerate model).
+class NoFiniteScoreTask : public LinearTask {
+ public:
+  using LinearTask::LinearTask;
+  double validation_score() override { return -std::numeric_limits<double>::infinity(); }
+};
+
+TEST(Trainer, ReportsThatNoValidationScoreWasFiniteInsteadOfASentinel) {
+  fovea::test::TempDir dir;
+  torch::nn::Linear model(5, 1);
+  NoFiniteScoreTask task(model);
+  fovea::train::TrainerOptions o;
+  o.period_epochs = {3};
+  o.patience = 0;
+  o.metrics_csv = dir.file("metrics.csv");
+  o.show_progress = false;
+  auto r = fovea::train::fit(*model, task, o);
+  EXPECT_EQ(r.epochs_run, 3);
+  EXPECT_FALSE(r.has_best());
+  EXPECT_TRUE(std::isnan(r.best_score));
+  EXPECT_NE(r.stop_reason.find("no finite validation score (val_score was nan or inf in every epoch)"), std::string::npos)
+      << r.stop_reason;
+  std::ifstream in(o.metrics_csv);
+  const std::string csv{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  EXPECT_NE(csv.find(",-inf,nan,"), std::string::npos) << csv;
+  EXPECT_EQ(csv.find("e+"), std::string::npos) << csv;
+  EXPECT_EQ(fovea::train::score_text(-std::numeric_limits<double>::infinity()), "-inf");
+  EXPECT_EQ(fovea::train::score_text(std::nan("")), "nan");
+  EXPECT_EQ(fovea::train::score_text(0.12345), "0.1235");
 }
 
 TEST(Config, OverridesSetNestedValuesWithYamlTypes) {

@@ -9,7 +9,9 @@
 
 namespace fovea::io {
 
-// fovea::Error "<origin>: invalid YAML at line N: ..." on a syntax error.
+// fovea::Error "<origin>: invalid YAML at line N: ..." on a syntax error, and
+// on text that holds more than one document (yaml-cpp's reading of a block
+// whose indentation falls below its first line's).
 nlohmann::json parse_yaml(const std::string& text, const std::string& origin);
 
 }  // namespace fovea::io

@@ -73,6 +73,11 @@ class ParametricFactorizedBatchConv3dCore : public Core {
   at::Tensor forward_session(const at::Tensor& input, const std::string& data_key) override;
   // The output of layers 0..n-1 (n = n_layers() gives the core's output).
   at::Tensor forward_layers(const at::Tensor& input, const std::string& data_key, int64_t n);
+  int64_t inner_layer_count() const override { return n_layers(); }
+  int64_t inner_layer_channels(int64_t index) const override { return options_.hidden_channels.at(index); }
+  at::Tensor forward_inner_layers(const at::Tensor& input, const std::string& data_key, int64_t n) override {
+    return forward_layers(input, data_key, n);
+  }
 
   int64_t n_layers() const { return static_cast<int64_t>(layers_.size()); }
   STSeparableBatchConv3d conv(int64_t i) const { return layers_.at(i)->conv; }

@@ -28,6 +28,14 @@ class Core : public torch::nn::Module {
   virtual at::Tensor regularizer();
   // Output shape (channels, [time,] height, width) for an input shape without the batch axis.
   virtual std::vector<int64_t> output_shape(const std::vector<int64_t>& input_shape);
+  // The layers an analysis can look inside ("features.layer<i>": inner
+  // neurons' MEIs, visualize's channel MEIs); 0 for cores without such layers.
+  virtual int64_t inner_layer_count() const { return 0; }
+  // The output channels of inner layer i.
+  virtual int64_t inner_layer_channels(int64_t /*index*/) const { return 0; }
+  // The output of inner layers 0..n-1 for a stimulus batch (as openretina's
+  // forward hook on features.layer<n-1> sees it).
+  virtual at::Tensor forward_inner_layers(const at::Tensor& input, const std::string& data_key, int64_t n);
 };
 
 // Maps core features to neuron responses; one per session (`data_key`).

@@ -96,6 +96,11 @@ class SimpleCoreWrapper : public Core {
 
   const SimpleCoreWrapperOptions& options() const { return options_; }
   int64_t n_layers() const { return static_cast<int64_t>(layers_.size()); }
+  int64_t inner_layer_count() const override { return n_layers(); }
+  int64_t inner_layer_channels(int64_t index) const override { return options_.channels.at(index + 1); }
+  // Layers 0..n-1 without the final frame cut (that happens after all
+  // layers, outside features.layer<i>).
+  at::Tensor forward_inner_layers(const at::Tensor& input, const std::string& data_key, int64_t n) override;
   SimpleCoreLayer layer(int64_t i) const { return layers_.at(i); }
 
   torch::nn::Sequential features{nullptr};

@@ -89,6 +89,13 @@ class MinimodelCore : public Core {
   int64_t n_layers() const { return static_cast<int64_t>(layers_.size()); }
   // Output of the first `n` layers (n = n_layers(): the core's output).
   at::Tensor forward_layers(const at::Tensor& input, int64_t n);
+  int64_t inner_layer_count() const override { return n_layers(); }
+  int64_t inner_layer_channels(int64_t index) const override {
+    return index == 0 ? options_.n_conv : options_.n_conv_mid;
+  }
+  at::Tensor forward_inner_layers(const at::Tensor& input, const std::string&, int64_t n) override {
+    return forward_layers(input, n);
+  }
   // The core's output from a summary of layer0's convolution output (when
   // layer0->starts_from_pooled()). A frozen layer0 conv gives the same output
   // every epoch, so training computes it once per image and starts here.

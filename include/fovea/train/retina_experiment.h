@@ -11,6 +11,8 @@
 //             plateau schedule, early stopping, grad_clip_norm
 //   output:   dir
 //   seed, device
+// The known keys and their types are listed once, in
+// src/train/config_keys_retina.cpp (checked by config_check.h).
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,7 +60,8 @@ struct RetinaTrainingRun {
   TrainingResult result;
 };
 
-// Builds the model the config describes for this dataset (readout biases at
+// Checks the config (validate_config, ConfigCheck::run), then builds the
+// model it describes for this dataset (readout biases at
 // each session's mean training response, as openretina initialises them),
 // trains it with openretina's recipe and returns it in eval mode, its spec
 // recording the data options, the normalisation and the provenance.

@@ -6,6 +6,7 @@
 // clipping, a progress bar, and one row per epoch in a metrics CSV.
 #include <torch/optim/optimizer.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,12 +67,18 @@ struct TrainerOptions {
 };
 
 struct TrainingResult {
-  double best_score = -1e300;
+  // The best finite validation score; NaN (and best_epoch -1) when no epoch
+  // had a finite one (see has_best).
+  double best_score = std::numeric_limits<double>::quiet_NaN();
   int64_t best_epoch = -1;  // 0-based over all periods
   int64_t epochs_run = 0;
   std::string stop_reason;  // "schedule finished", "early stopping in period 2", "loss became NaN ..."
   double seconds = 0.0;
+  bool has_best() const { return best_epoch >= 0; }
 };
+
+// A validation score for logs and tables: 4 decimals, or nan / inf / -inf.
+std::string score_text(double score);
 
 // Trains `model` in place; on return it holds the best state on the validation score.
 TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOptions& options);

@@ -1,11 +1,13 @@
 #pragma once
 // Training a V1 model from a run configuration (configs/v1_*.yaml):
-//   data:     images, responses, crop_x, downsample, fev_threshold, train_fraction, neurons
+//   data:     images, responses, truth, crop_x, downsample, normalize_images, fev_threshold, train_fraction
 //   model:    core {type, ...}, readout {type, ...}
 //   training: period_epochs, lr, batch_size, patience, hoyer_square, weight_decay {...}, ridge_lambda
 //   init:     first_layer_from (a full model whose first conv layer is copied and frozen: minimodels)
 //   output:   dir
 //   seed, device
+// The known keys and their types are listed once, in src/train/config_keys_v1.cpp
+// (checked by config_check.h).
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -28,8 +30,9 @@ struct V1TrainingRun {
   TrainingResult result;
 };
 
-// Builds the model the config describes for this dataset, trains it (or fits
-// it in closed form for a ridge readout) and returns it in eval mode. Writes
+// Checks the config (validate_config, ConfigCheck::run), then builds the
+// model it describes for this dataset, trains it (or fits it in closed form
+// for a ridge readout) and returns it in eval mode. Writes
 // `metrics_csv` per epoch when given. The model's spec records the data
 // preprocessing and the training provenance.
 // `first_conv_cache` lets runs with the same frozen first conv (minimodels of

@@ -21,6 +21,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "fovea/error.h"
@@ -38,6 +39,10 @@ namespace {
 constexpr int64_t kBlock = 64;
 constexpr int64_t kTaps = 3, kLanes = 32;
 static_assert(kBlock % kLanes == 0, "n is rounded to whole blocks, which must hold whole lane groups");
+// The weight gradient of a single-channel conv (correlate_taps_shared):
+// kShared filters and kTapsShared taps per pass, kLanesShared partial sums each.
+constexpr int64_t kShared = 4, kTapsShared = 4, kLanesShared = 16;
+static_assert(kBlock % kLanesShared == 0, "n is rounded to whole blocks, which must hold whole lane groups");
 
 // Sizes of one pass over one plane.
 struct Geometry {
@@ -49,7 +54,7 @@ struct Geometry {
   Geometry(int64_t kh_, int64_t kw_, int64_t ho_, int64_t wo_)
       : kh(kh_), kw(kw_), ho(ho_), wo(wo_), wp(wo_ + kw_ - 1) {
     n = ((ho - 1) * wp + wo + kBlock - 1) / kBlock * kBlock;
-    padded = (kh - 1) * wp + (kw - 1) + n + (kTaps - 1);
+    padded = (kh - 1) * wp + (kw - 1) + n + std::max(kTaps, kTapsShared) - 1;
   }
 };
 
@@ -117,6 +122,44 @@ void correlate_taps(const float* __restrict padded, const float* __restrict grad
     }
 }
 
+// The tap correlations of one padded plane with kShared gradient planes at
+// once (a single-channel conv's filters all read the same image):
+// gw[c][ky, kx] += Σ_i grad_c[i] · padded[i + ky·wp + kx]. Each load of the
+// plane feeds kShared FMAs and each load of a gradient kTapsShared, so the
+// loop is bound by FMAs, not loads. Written with GCC's vector type (one
+// AVX-512 register, two AVX ones) so that the kShared × kTapsShared
+// accumulators stay in registers.
+typedef float Lanes __attribute__((vector_size(kLanesShared * sizeof(float))));
+inline Lanes load_lanes(const float* p) {
+  Lanes v;
+  std::memcpy(&v, p, sizeof v);  // unaligned load
+  return v;
+}
+
+FOVEA_MULTIVERSION
+void correlate_taps_shared(const float* __restrict padded, const float* __restrict grads, int64_t grad_stride,
+                           const Geometry& g, double* __restrict gw) {
+  for (int64_t ky = 0; ky < g.kh; ++ky)
+    for (int64_t kx0 = 0; kx0 < g.kw; kx0 += kTapsShared) {
+      const float* p = padded + ky * g.wp + kx0;
+      Lanes acc[kShared][kTapsShared] = {};
+      for (int64_t i = 0; i < g.n; i += kLanesShared) {
+        Lanes plane[kTapsShared];
+        for (int64_t t = 0; t < kTapsShared; ++t) plane[t] = load_lanes(p + t + i);
+        for (int64_t c = 0; c < kShared; ++c) {
+          const Lanes grad = load_lanes(grads + c * grad_stride + i);
+          for (int64_t t = 0; t < kTapsShared; ++t) acc[c][t] += grad * plane[t];
+        }
+      }
+      for (int64_t c = 0; c < kShared; ++c)
+        for (int64_t t = 0; t < kTapsShared && kx0 + t < g.kw; ++t) {
+          double sum = 0;
+          for (int64_t j = 0; j < kLanesShared; ++j) sum += acc[c][t][j];
+          gw[(c * g.kh + ky) * g.kw + kx0 + t] += sum;
+        }
+    }
+}
+
 // dst[b, c] = corr(src[b, c] placed at (top, left), w[c]) for every plane,
 // planes in parallel. src, w contiguous; dst (B, C, ho, wo) contiguous.
 void correlate_planes(const at::Tensor& src, const at::Tensor& w, int64_t top, int64_t left, at::Tensor& dst) {
@@ -163,6 +206,61 @@ at::Tensor weight_grad(const at::Tensor& x, const at::Tensor& gout, int64_t kh, 
   return gw;
 }
 
+// The weight gradient of a single-channel conv: x (B, 1, h, w), gout (B, C,
+// ho, wo). Blocks of kShared filters in parallel (each thread owns its
+// filters' sums), summed over the batch in double. C is padded to whole
+// blocks with zero gradient planes.
+at::Tensor shared_plane_weight_grad(const at::Tensor& x, const at::Tensor& gout, int64_t kh, int64_t kw, int64_t ph,
+                                    int64_t pw) {
+  const int64_t B = x.size(0), C = gout.size(1), h = x.size(2), w = x.size(3);
+  const Geometry g(kh, kw, gout.size(2), gout.size(3));
+  const int64_t blocks = (C + kShared - 1) / kShared;
+  std::vector<double> sums(static_cast<size_t>(blocks * kShared * kh * kw), 0.0);
+  const float* xs = x.data_ptr<float>();
+  const float* gs = gout.data_ptr<float>();
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> padded(g.padded), grads(kShared * g.n);  // zeroed; junk columns stay 0
+    for (int64_t block = begin; block < end; ++block) {
+      const int64_t c0 = block * kShared, count = std::min(kShared, C - c0);
+      for (int64_t b = 0; b < B; ++b) {
+        place(xs + b * h * w, h, w, ph, pw, g.ho + kh - 1, g.wp, padded.data());
+        for (int64_t c = 0; c < count; ++c)
+          place(gs + (b * C + c0 + c) * g.ho * g.wo, g.ho, g.wo, 0, 0, g.ho, g.wp, grads.data() + c * g.n);
+        correlate_taps_shared(padded.data(), grads.data(), g.n, g, sums.data() + c0 * kh * kw);
+      }
+    }
+  });
+  return at::from_blob(sums.data(), {C, 1, kh, kw}, at::kDouble).to(at::kFloat);
+}
+
+class SingleChannelConv2dFunction : public torch::autograd::Function<SingleChannelConv2dFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight,
+                            int64_t ph, int64_t pw) {
+    auto x = input.contiguous(), w = weight.contiguous();
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["ph"] = ph;
+    ctx->saved_data["pw"] = pw;
+    at::AutoDispatchBelowADInplaceOrView no_autograd;
+    return at::conv2d(x, w, {}, 1, {ph, pw}).contiguous();
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    refuse_double_backward("single_channel_conv2d");
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &w = saved[1];
+    const int64_t ph = ctx->saved_data["ph"].toInt(), pw = ctx->saved_data["pw"].toInt();
+    const auto gout = grads[0].contiguous();
+    at::Tensor grad_input, grad_weight;
+    if (ctx->needs_input_grad(0))
+      grad_input = std::get<0>(at::convolution_backward(gout, x, w, c10::nullopt, {1, 1}, {ph, pw}, {1, 1}, false,
+                                                        {0, 0}, 1, {true, false, false}));
+    if (ctx->needs_input_grad(1)) grad_weight = shared_plane_weight_grad(x, gout, w.size(2), w.size(3), ph, pw);
+    return {grad_input, grad_weight, at::Tensor(), at::Tensor()};
+  }
+};
+
 class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2dFunction> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input,
@@ -180,11 +278,7 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    // The gradients below carry no graph: differentiating them again would
-    // silently give zeros, so a create_graph backward stops here.
-    if (at::GradMode::is_enabled())
-      fail("depthwise_conv2d", "the fast CPU kernel has no double backward (backward with create_graph); "
-                               "select the reference kernels (--kernels reference) for higher-order gradients");
+    refuse_double_backward("depthwise_conv2d");
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &w = saved[1];
     const int64_t ph = ctx->saved_data["ph"].toInt(), pw = ctx->saved_data["pw"].toInt();
@@ -211,6 +305,16 @@ at::Tensor depthwise_conv2d(const at::Tensor& input, const at::Tensor& weight, s
   // Anything else (other devices and dtypes, and invalid shapes, for LibTorch's own error) is at::conv2d.
   if (!fast) return at::conv2d(input, weight, {}, 1, {ph, pw}, 1, weight.size(0));
   return DepthwiseConv2dFunction::apply(input, weight, ph, pw);
+}
+
+at::Tensor single_channel_conv2d(const at::Tensor& input, const at::Tensor& weight, std::array<int64_t, 2> padding) {
+  const auto [ph, pw] = padding;
+  const bool fast = use_fast_cpu_kernel(input) && use_fast_cpu_kernel(weight) && input.dim() == 4 &&
+                    weight.dim() == 4 && input.size(1) == 1 && weight.size(1) == 1 && input.numel() > 0 &&
+                    weight.numel() > 0 && ph >= 0 && pw >= 0 && input.size(2) + 2 * ph >= weight.size(2) &&
+                    input.size(3) + 2 * pw >= weight.size(3);
+  if (!fast) return at::conv2d(input, weight, {}, 1, {ph, pw});
+  return SingleChannelConv2dFunction::apply(input, weight, ph, pw);
 }
 
 }  // namespace fovea::nn

@@ -49,11 +49,7 @@ class DnnlMatmulFunction : public torch::autograd::Function<DnnlMatmulFunction> 
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    // The gradients below carry no graph: differentiating them again would
-    // silently give zeros, so a create_graph backward stops here.
-    if (at::GradMode::is_enabled())
-      fail("matmul_2d", "the fast CPU kernel has no double backward (backward with create_graph); "
-                        "select the reference kernels (--kernels reference) for higher-order gradients");
+    refuse_double_backward("matmul_2d");
     const auto saved = ctx->get_saved_variables();
     const auto &a = saved[0], &b = saved[1];
     const auto g = grads[0].contiguous();
@@ -81,9 +77,7 @@ class PointwiseConv2dFunction : public torch::autograd::Function<PointwiseConv2d
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    if (at::GradMode::is_enabled())
-      fail("pointwise_conv2d", "the fast CPU kernel has no double backward (backward with create_graph); "
-                               "select the reference kernels (--kernels reference) for higher-order gradients");
+    refuse_double_backward("pointwise_conv2d");
     const auto saved = ctx->get_saved_variables();
     const auto &x = saved[0], &w = saved[1];
     const auto g = grads[0].contiguous();

@@ -1,7 +1,10 @@
 // The process-wide choice between LibTorch's reference ops and fovea's kernels.
 #include "fovea/nn/kernels/kernel_set.h"
 
+#include <ATen/core/grad_mode.h>
+
 #include <atomic>
+#include <string>
 
 #include "fovea/error.h"
 
@@ -25,6 +28,12 @@ std::string to_string(KernelSet kernels) { return kernels == KernelSet::fast ? "
 
 bool use_fast_cpu_kernel(const at::Tensor& x) {
   return kernel_set() == KernelSet::fast && x.device().is_cpu() && x.scalar_type() == at::kFloat;
+}
+
+void refuse_double_backward(const char* op) {
+  if (at::GradMode::is_enabled())
+    fail(op, std::string("the fast CPU kernel has no double backward (backward with create_graph); ") +
+                 "select the reference kernels (--kernels reference) for higher-order gradients");
 }
 
 }  // namespace fovea::nn

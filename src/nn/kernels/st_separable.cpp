@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "fovea/error.h"
+#include "fovea/nn/kernels/kernel_set.h"
 
 namespace fovea::nn {
 namespace {
@@ -599,11 +600,7 @@ class STSeparableConv3dFunction : public torch::autograd::Function<STSeparableCo
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_outputs) {
-    // The gradients below carry no graph: differentiating them again would
-    // silently give zeros, so a create_graph backward stops here.
-    if (at::GradMode::is_enabled())
-      fail("st_separable_conv3d", "the fast CPU kernel has no double backward (backward with create_graph); "
-                                  "select the reference kernels (--kernels reference) for higher-order gradients");
+    refuse_double_backward("st_separable_conv3d");
     const auto saved = ctx->get_saved_variables();
     const auto before = ctx->saved_data["before"].toIntVector(), after = ctx->saved_data["after"].toIntVector();
     const at::Tensor g = grad_outputs[0].contiguous();

@@ -16,4 +16,14 @@ namespace fovea::nn {
 // The fast kernel returns a contiguous (NCHW) tensor for any input layout.
 at::Tensor depthwise_conv2d(const at::Tensor& input, const at::Tensor& weight, std::array<int64_t, 2> padding);
 
+// The same function as at::conv2d(input, weight, {}, 1, padding) for input
+// (B, 1, H, W) and weight (C, 1, k_h, k_w): the V1 models' first conv (one
+// image channel, 16 filters of 25×25). With the fast kernels and float32 CPU
+// tensors the forward pass and the input's gradient are LibTorch's (oneDNN
+// runs them well) and the weights' gradient is fovea's: the tap correlations
+// of the depthwise kernel, each image plane shared by four filters at a time
+// (oneDNN's weight gradient for one input channel runs at a fifth of its
+// forward's speed). Otherwise at::conv2d.
+at::Tensor single_channel_conv2d(const at::Tensor& input, const at::Tensor& weight, std::array<int64_t, 2> padding);
+
 }  // namespace fovea::nn

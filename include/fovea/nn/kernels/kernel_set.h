@@ -25,6 +25,11 @@ std::string to_string(KernelSet kernels);
 // True when the fast kernels are selected and `x` is a float32 CPU tensor.
 bool use_fast_cpu_kernel(const at::Tensor& x);
 
+// Called first in every fast kernel's backward: its gradients carry no
+// graph, so differentiating them again (backward with create_graph) would
+// silently give zeros; this stops such a backward with an error naming `op`.
+void refuse_double_backward(const char* op);
+
 // Selects a kernel set for a scope (tests, benchmarks) and restores the old one.
 class ScopedKernelSet {
  public:

@@ -1,0 +1,207 @@
+// The known keys of retina run configurations (family: retina,
+// configs/retina_*.yaml): the sections that train_retina and
+// retina_data_options (retina_experiment.cpp) read, and the keys of the retina
+// cores and readouts (the from_json functions of src/nn/: retina_core.cpp,
+// legacy_core.cpp, gaussian_mask_readout.cpp, factorized_readout.cpp,
+// point_gaussian_readout.cpp, lnp.cpp; retina_variants_registration.cpp).
+#include "config_schema.h"
+
+namespace fovea::train::schema {
+
+namespace {
+
+Schema gaussian_mask_keys() {
+  return {
+      key("n_neurons_dict", Kind::from_data),
+      key("mean_activity_dict", Kind::from_data),
+      key("scale", Kind::boolean),
+      key("bias", Kind::boolean),
+      key("gaussian_mean_scale", Kind::number),
+      key("gaussian_var_scale", Kind::number),
+      key("positive", Kind::boolean),
+      key("mask_l1_reg", Kind::number),
+      key("feature_weights_l1_reg", Kind::number),
+      key("legacy_scale_name", Kind::boolean),
+  };
+}
+
+Schema factorized_keys() {
+  return {
+      key("n_neurons_dict", Kind::from_data),
+      key("mean_activity_dict", Kind::from_data),
+      key("mask_l1_reg", Kind::number),
+      key("weights_l1_reg", Kind::number),
+      key("laplace_mask_reg", Kind::number),
+      key("readout_bias", Kind::boolean),
+      choice("weights_constraint", {"abs", "norm", "absnorm"}),
+      choice("mask_constraint", {"abs"}),
+      key("init_mask", Kind::any),     // a tensor as nested lists
+      key("init_weights", Kind::any),
+      key("init_scales", Kind::number_pairs),
+      key("readout_reg_avg", Kind::boolean),
+      key("legacy_klindt", Kind::boolean),
+  };
+}
+
+}  // namespace
+
+const FamilySchema& retina_family() {
+  static const Schema data = {
+      choice("layout", {"hdf5", "maheswaranathan_2023"}),
+      key("dir", Kind::string, Need::run),
+      key("response_type", Kind::string),
+      key("stim_type", Kind::string),
+      key("fr_normalization", Kind::number),
+      key("test_names", Kind::string_list),
+      key("stimulus_size", Kind::count_list),
+      key("norm_mean", Kind::number),
+      key("norm_std", Kind::number),
+      key("clip_length", Kind::positive),
+      key("num_val_clips", Kind::count),
+      key("val_clip_indices", Kind::count_list),
+      key("split_seed", Kind::count),
+  };
+  static const Schema model = {
+      key("hidden_channels", Kind::count_list),
+      key("core", Kind::core, Need::run),
+      key("readout", Kind::readout, Need::run),
+  };
+  static const Schema training = {
+      key("lr", Kind::number),
+      key("weight_decay", Kind::number),
+      key("batch_size", Kind::positive),
+      key("chunk_size", Kind::positive),
+      key("drop_last", Kind::boolean),
+      key("max_epochs", Kind::count),
+      choice("lr_schedule", {"plateau", "periods"}),
+      key("period_epochs", Kind::count_list),
+      key("plateau_factor", Kind::number),
+      key("plateau_patience", Kind::count),
+      key("plateau_threshold", Kind::number),
+      key("min_lr", Kind::number),
+      key("patience", Kind::count),
+      key("min_delta", Kind::number),
+      key("grad_clip_norm", Kind::number),
+  };
+  static const Schema output = {key("dir", Kind::string)};
+
+  static const FamilySchema family{
+      "retina",
+      {
+          key("family", Kind::string),
+          section("data", data, Need::run),
+          section("model", model, Need::run),
+          section("training", training),
+          section("output", output),
+          key("seed", Kind::count),
+          key("device", Kind::string),
+      },
+      {
+          {"simple_core_wrapper",
+           {
+               key("channels", Kind::count_list),  // (input, hidden...): or model.hidden_channels
+               key("temporal_kernel_sizes", Kind::count_list),
+               key("spatial_kernel_sizes", Kind::count_list),
+               key("gamma_input", Kind::number),
+               key("gamma_temporal", Kind::number),
+               key("gamma_in_sparse", Kind::number),
+               key("gamma_hidden", Kind::number),
+               key("dropout_rate", Kind::number),
+               key("cut_first_n_frames", Kind::count),
+               choice("convolution_type", {"custom_separable", "separable", "full", "time_independent"}),
+               key("maxpool_every_n_layers", Kind::bool_or_count),
+               key("maxpool", Kind::bool_or_count),
+               key("downsample_input_kernel_size", Kind::count_list),
+               key("color_squashing_weights", Kind::number_list),
+               key("input_padding", Kind::padding),
+               key("hidden_padding", Kind::padding),
+           }},
+          {"dummy_core", {key("cut_first_n_frames", Kind::count)}},
+          {"ensemble", {key("members", Kind::core_list)}},
+          {"parametric_factorized_batch_conv3d",
+           {
+               key("input_channels", Kind::positive),
+               key("layers", Kind::positive),
+               key("hidden_channels", Kind::count_or_list),
+               key("temporal_kernel_size", Kind::count_or_list),
+               key("spatial_kernel_size", Kind::count_or_list),
+               key("input_padding", Kind::boolean),
+               key("hidden_padding", Kind::boolean),
+               key("core_bias", Kind::boolean),
+               key("batch_norm", Kind::boolean),
+               key("batch_norm_scale", Kind::boolean),
+               key("momentum", Kind::number),
+               key("final_nonlinearity", Kind::boolean),
+               key("nonlinearity", Kind::string),
+               key("conv_type", Kind::string),
+               key("stack", Kind::integer),
+               key("sessions", Kind::string_list),
+               key("gamma_input", Kind::number),
+               key("gamma_temporal", Kind::number),
+               key("gamma_in_sparse", Kind::number),
+               key("gamma_hidden", Kind::number),
+           }},
+      },
+      {
+          {"gaussian_mask", gaussian_mask_keys()},
+          {"spatial_x_feature_3d", gaussian_mask_keys()},
+          {"factorized", factorized_keys()},
+          {"klindt", factorized_keys()},
+          {"point_gaussian",
+           {
+               key("n_neurons_dict", Kind::from_data),
+               key("mean_activity_dict", Kind::from_data),
+               key("bias", Kind::boolean),
+               key("init_mu_range", Kind::number),
+               key("init_sigma_range", Kind::number),
+               key("batch_sample", Kind::boolean),
+               key("align_corners", Kind::boolean),
+               choice("gauss_type", {"full", "uncorrelated", "isotropic"}),
+               key("gamma", Kind::number),
+               key("gamma_readout", Kind::number),
+               key("reg_avg", Kind::boolean),
+               key("nonlinearity_function", Kind::name),
+               key("nonlinearity", Kind::name),
+               // openretina options fovea does not support: accepted when null (the builder says so otherwise)
+               key("grid_mean_predictor", Kind::any),
+               key("shared_features", Kind::any),
+               key("shared_grid", Kind::any),
+               key("init_grid", Kind::any),
+           }},
+          {"lnp",
+           {
+               key("n_neurons_dict", Kind::from_data),
+               key("mean_activity_dict", Kind::from_data),
+               key("smooth_weight", Kind::number),
+               key("sparse_weight", Kind::number),
+               choice("smooth_regularizer", {"LaplaceL2norm", "GaussianLaplaceL2"}),
+               key("laplace_padding", Kind::integer),
+               key("nonlinearity", Kind::name),
+               key("bias", Kind::boolean),
+               key("temporal_kernel_size", Kind::positive),
+           }},
+          {"single_cell_separated_lnp",
+           {
+               key("n_neurons_dict", Kind::from_data),
+               key("mean_activity_dict", Kind::from_data),
+               key("in_shape", Kind::count_list),
+               key("rf_location", Kind::int_list),
+               key("spat_kernel_size", Kind::count_list),
+               key("rank", Kind::positive),
+               key("smooth_weight_spat", Kind::number),
+               key("smooth_weight_temp", Kind::number),
+               key("sparse_weight", Kind::number),
+               key("smooth_regularizer_spat", Kind::string),
+               key("smooth_regularizer_temp", Kind::string),
+               key("laplace_padding", Kind::integer),
+               key("nonlinearity", Kind::name),
+               key("normalize_weights", Kind::boolean),
+               key("fit_gaussian", Kind::boolean),
+           }},
+          {"ensemble", {key("members", Kind::readout_list)}},
+      },
+  };
+  return family;
+}
+
+}  // namespace fovea::train::schema
