@@ -294,25 +294,28 @@ class DepthwiseConv2dFunction : public torch::autograd::Function<DepthwiseConv2d
   }
 };
 
+// What both functions' fast kernels need: the fast kernels selected, float32
+// CPU tensors, input (B, ·, H, W) and weight (C, 1, k_h, k_w), both non-empty,
+// and a padded map at least as large as the kernel. Anything else (other
+// devices and dtypes, and invalid shapes, for LibTorch's own error) is at::conv2d.
+bool fast_kernel_fits(const at::Tensor& input, const at::Tensor& weight, int64_t ph, int64_t pw) {
+  return use_fast_cpu_kernel(input) && use_fast_cpu_kernel(weight) && input.dim() == 4 && weight.dim() == 4 &&
+         weight.size(1) == 1 && input.numel() > 0 && weight.numel() > 0 && ph >= 0 && pw >= 0 &&
+         input.size(2) + 2 * ph >= weight.size(2) && input.size(3) + 2 * pw >= weight.size(3);
+}
+
 }  // namespace
 
 at::Tensor depthwise_conv2d(const at::Tensor& input, const at::Tensor& weight, std::array<int64_t, 2> padding) {
   const auto [ph, pw] = padding;
-  const bool fast = use_fast_cpu_kernel(input) && use_fast_cpu_kernel(weight) && input.dim() == 4 &&
-                    weight.dim() == 4 && weight.size(0) == input.size(1) && weight.size(1) == 1 &&
-                    input.numel() > 0 && weight.numel() > 0 && ph >= 0 && pw >= 0 &&
-                    input.size(2) + 2 * ph >= weight.size(2) && input.size(3) + 2 * pw >= weight.size(3);
-  // Anything else (other devices and dtypes, and invalid shapes, for LibTorch's own error) is at::conv2d.
+  const bool fast = fast_kernel_fits(input, weight, ph, pw) && weight.size(0) == input.size(1);
   if (!fast) return at::conv2d(input, weight, {}, 1, {ph, pw}, 1, weight.size(0));
   return DepthwiseConv2dFunction::apply(input, weight, ph, pw);
 }
 
 at::Tensor single_channel_conv2d(const at::Tensor& input, const at::Tensor& weight, std::array<int64_t, 2> padding) {
   const auto [ph, pw] = padding;
-  const bool fast = use_fast_cpu_kernel(input) && use_fast_cpu_kernel(weight) && input.dim() == 4 &&
-                    weight.dim() == 4 && input.size(1) == 1 && weight.size(1) == 1 && input.numel() > 0 &&
-                    weight.numel() > 0 && ph >= 0 && pw >= 0 && input.size(2) + 2 * ph >= weight.size(2) &&
-                    input.size(3) + 2 * pw >= weight.size(3);
+  const bool fast = fast_kernel_fits(input, weight, ph, pw) && input.size(1) == 1;
   if (!fast) return at::conv2d(input, weight, {}, 1, {ph, pw});
   return SingleChannelConv2dFunction::apply(input, weight, ph, pw);
 }
