@@ -17,7 +17,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-torch python3-numpy
-  pybind11-dev python3-dev python3-pytest
+  pybind11-dev python3-dev python3-pytest python3-matplotlib
   libtcmalloc-minimal4 libjemalloc2 libdnnl-dev
   chromium
 )

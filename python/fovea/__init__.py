@@ -20,7 +20,11 @@ import torch  # noqa: F401
 
 from . import _fovea
 from ._fovea import Error
-from .models import Core, Model, Readout, ReadoutSession, kernel_set, load_model, set_kernel_set
+from .models import (Core, CoreReadout, Model, ModelCore, ModelReadout, Readout, ReadoutSession, kernel_set,
+                     load_core_readout_from_remote, load_core_readout_model, load_model, set_kernel_set)
+from . import insilico, utils
+from .workflows import (evaluate, fit_minimodels, predict, simulate_retina, simulate_v1, top_images, train,
+                        visualize)
 
 Error.__module__ = "fovea"
 Error.__doc__ = ("An error reported by fovea's library: bad input named by file, field and what was "
@@ -28,4 +32,7 @@ Error.__doc__ = ("An error reported by fovea's library: bad input named by file,
 
 __version__ = "0.1.0"
 
-__all__ = ["Error", "Model", "Core", "Readout", "ReadoutSession", "load_model", "kernel_set", "set_kernel_set"]
+__all__ = ["Error", "Model", "Core", "Readout", "CoreReadout", "ModelCore", "ModelReadout", "ReadoutSession",
+           "load_model", "load_core_readout_from_remote", "load_core_readout_model", "kernel_set", "set_kernel_set",
+           "insilico", "utils",
+           "train", "evaluate", "predict", "visualize", "simulate_v1", "simulate_retina", "fit_minimodels", "top_images"]

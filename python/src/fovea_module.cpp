@@ -31,6 +31,11 @@ using fovea::nn::Model;
 using ModelPtr = std::shared_ptr<Model>;
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
+// python/src/insilico_bindings.cpp: reducers, objectives, postprocessors, stoppers, video, composition.
+void bind_insilico(py::module_& m);
+// python/src/workflows.cpp: train, evaluate, predict, visualize, simulate, minimodels, top images (fovea/api).
+void register_workflows(py::module_& m);
+
 namespace {
 
 NamedTensors to_pairs(const torch::OrderedDict<std::string, at::Tensor>& dict) {
@@ -103,6 +108,13 @@ PYBIND11_MODULE(_fovea, m) {
         },
         py::arg("name_or_path_or_url"), py::arg("input_hw") = std::vector<int64_t>{},
         "nn::load_any_model: a fovea .safetensors file, a reference checkpoint, a URL or a pretrained name.");
+  m.def("_build_model",
+        [](const std::string& spec_json) {
+          const auto spec = fovea::nn::Json::parse(spec_json);
+          py::gil_scoped_release release;
+          return fovea::nn::build_model(spec);
+        },
+        py::arg("spec_json"), "nn::build_model: a new model (fresh weights) from its spec, as JSON text.");
   m.def("_kernel_set", [] { return fovea::nn::to_string(fovea::nn::kernel_set()); },
         "The process-wide kernel set: 'fast' or 'reference'.");
   m.def("_set_kernel_set",
@@ -162,6 +174,8 @@ PYBIND11_MODULE(_fovea, m) {
            py::arg("which") = "", "(name, tensor) of the buffers of the model, 'core' or 'readout'.")
       .def("train", [](Model& model, bool mode) { model.train(mode); }, py::arg("mode") = true, "Training (True) or eval (False) mode.")
       .def("is_training", [](const Model& model) { return model.is_training(); }, "True in training mode.")
+      .def("train_submodule", [](Model& model, const std::string& which, bool mode) { submodule(model, which).train(mode); },
+           py::arg("which"), py::arg("mode"), "Training (True) or eval (False) mode of 'core', 'readout' or ''.")
       .def("to",
            [](Model& model, const std::string& device) {
              const torch::Device d(device);
@@ -186,4 +200,7 @@ PYBIND11_MODULE(_fovea, m) {
              return std::make_unique<fovea::viz::Figure>(fovea::viz::plot_weight_for_neuron(model, session, neuron));
            },
            py::arg("session"), py::arg("neuron"), "viz::plot_weight_for_neuron.");
+
+  bind_insilico(m);
+  register_workflows(m);
 }

@@ -1,22 +1,20 @@
 #pragma once
 // Each subcommand lives in its own file and registers itself on the app.
-// Commands only parse arguments and call the library.
+// Commands only parse arguments, call the library's API (fovea/api/) and
+// print its results.
 #include <CLI/CLI.hpp>
 
 #include <string>
 
+#include "fovea/api/runtime.h"
+
 namespace fovea::cli {
 
-// Options every command that runs a model takes.
-struct RuntimeOptions {
-  std::string device = "cpu";
-  int threads = 0;  // 0: all cores
-  uint64_t seed = 0;
-  std::string kernels = "fast";  // reference: LibTorch's ops as the reference systems run them
-};
+// Options every command that runs a model takes (--device, --threads, --seed, --kernels).
+using RuntimeOptions = api::RuntimeOptions;
 void add_runtime_options(CLI::App* command, RuntimeOptions& options, bool with_seed = true);
-// Sets LibTorch's thread count, the kernel set and the seed of every
-// generator; checks the device.
+// A --device that is neither cpu nor cuda is a usage error (exit 2); then
+// api::apply_runtime sets threads, kernels and the seed.
 void apply_runtime_options(const RuntimeOptions& options);
 
 void add_simulate_command(CLI::App& app);

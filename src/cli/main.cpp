@@ -7,7 +7,6 @@
 
 #include "cli/commands.h"
 #include "fovea/error.h"
-#include "fovea/nn/kernels/select_kernels.h"
 #include "fovea/nn/plugins.h"
 
 namespace fovea::cli {
@@ -24,12 +23,7 @@ void add_runtime_options(CLI::App* command, RuntimeOptions& options, bool with_s
 void apply_runtime_options(const RuntimeOptions& options) {
   if (options.device != "cpu" && options.device.rfind("cuda", 0) != 0)
     throw CLI::ValidationError("--device", "must be cpu or cuda, got '" + options.device + "'");
-  if (options.device.rfind("cuda", 0) == 0 && !torch::cuda::is_available())
-    fail("--device " + options.device, "CUDA is not available in this LibTorch build or on this machine");
-  int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
-  at::set_num_threads(std::max(1, threads));
-  fovea::nn::select_kernels(fovea::nn::parse_kernel_set(options.kernels));
-  torch::manual_seed(options.seed);
+  api::apply_runtime(options);
 }
 
 }  // namespace fovea::cli

@@ -7,8 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "fovea/data/simulate_retina.h"
-#include "fovea/data/simulate_v1.h"
+#include "fovea/api/simulate.h"
 
 namespace fovea::cli {
 namespace {
@@ -29,16 +28,12 @@ CLI::Validator at_least(T minimum) {
 }
 
 void add_simulate_v1(CLI::App& simulate) {
-  struct Arguments {
-    std::string dir;
-    data::SimulateV1Options options;
-  };
-  auto args = std::make_shared<Arguments>();
-  data::SimulateV1Options& o = args->options;
+  auto args = std::make_shared<api::SimulateV1Options>();
+  api::SimulateV1Options& o = *args;
   CLI::App* v1 = simulate.add_subcommand(
       "v1", "V1 simple and complex cells (Gabor models) on natural-like images, in minimodel's layout "
             "(images.npy, responses.npz, ground_truth.npz)");
-  v1->add_option("dir", args->dir, "output directory (created if needed)")->required();
+  v1->add_option("dir", o.dir, "output directory (created if needed)")->required();
   v1->add_option("--neurons", o.n_neurons, "number of neurons")->capture_default_str()->check(at_least<int64_t>(1));
   v1->add_option("--train-images", o.n_train_images, "training images, each shown once")
       ->capture_default_str()
@@ -61,8 +56,8 @@ void add_simulate_v1(CLI::App& simulate) {
       ->capture_default_str();
 
   v1->callback([args]() {
-    const data::SimulateV1Summary summary = data::simulate_v1(args->dir, args->options);
-    const data::SimulateV1Options& o = args->options;
+    const data::SimulateV1Summary summary = api::simulate_v1(*args);
+    const api::SimulateV1Options& o = *args;
     std::string files;
     for (const std::string& file : summary.files) files += (files.empty() ? "" : ", ") + file;
     std::printf("wrote %s: %lld neurons, %lld training images, %lld test images x %lld repeats; "
@@ -73,17 +68,13 @@ void add_simulate_v1(CLI::App& simulate) {
 }
 
 void add_simulate_retina(CLI::App& simulate) {
-  struct Arguments {
-    std::string dir;
-    data::SimulateRetinaOptions options;
-  };
-  auto args = std::make_shared<Arguments>();
-  data::SimulateRetinaOptions& o = args->options;
+  auto args = std::make_shared<api::SimulateRetinaOptions>();
+  api::SimulateRetinaOptions& o = *args;
   CLI::App* retina = simulate.add_subcommand(
       "retina", "retinal ganglion cells (ON/OFF, sustained/transient, colour-opponent; centre-surround, biphasic) "
                 "on coloured noise or natural-like movies, in openretina's generic HDF5 layout, with the "
                 "noise-free test responses in ground_truth/");
-  retina->add_option("dir", args->dir, "output directory (created if needed)")->required();
+  retina->add_option("dir", o.dir, "output directory (created if needed)")->required();
   retina->add_option("--sessions", o.n_sessions, "number of sessions (recordings)")
       ->capture_default_str()
       ->check(at_least<int64_t>(1));
@@ -118,8 +109,8 @@ void add_simulate_retina(CLI::App& simulate) {
       ->capture_default_str();
 
   retina->callback([args]() {
-    const data::SimulateRetinaSummary summary = data::simulate_retina(args->dir, args->options);
-    const data::SimulateRetinaOptions& o = args->options;
+    const data::SimulateRetinaSummary summary = api::simulate_retina(*args);
+    const api::SimulateRetinaOptions& o = *args;
     std::string neurons, fev;
     for (size_t s = 0; s < summary.sessions.size(); ++s) {
       neurons += (s ? ", " : "") + std::to_string(summary.n_neurons[s]);
@@ -129,7 +120,7 @@ void add_simulate_retina(CLI::App& simulate) {
     }
     std::printf("wrote %s: %zu sessions (%s neurons; %lld distinct cells), %lld training frames, %lld test frames "
                 "x %lld repeats; mean FEV of the test repeats per session %s\n",
-                args->dir.c_str(), summary.sessions.size(), neurons.c_str(), static_cast<long long>(summary.n_cells),
+                o.dir.c_str(), summary.sessions.size(), neurons.c_str(), static_cast<long long>(summary.n_cells),
                 static_cast<long long>(o.train_frames), static_cast<long long>(o.test_frames),
                 static_cast<long long>(o.n_repeats), fev.c_str());
   });

@@ -1,23 +1,12 @@
 #pragma once
-// The data options shared by the V1 commands: a dataset directory (as written
-// by `fovea simulate v1`: images.npy|images.mat, responses.npz,
-// ground_truth.npz) or explicit files.
+// The data options of the V1 commands (--data, --images, --responses,
+// --truth), filling api::V1DataFiles; the API resolves and reads them.
 #include <CLI/CLI.hpp>
 
-#include <string>
-
-#include "fovea/data/v1_dataset.h"
-#include "fovea/nn/model.h"
+#include "fovea/api/v1_data.h"
 
 namespace fovea::cli {
 
-struct V1DataOptions {
-  std::string dir, images, responses, truth;
-  void add_to(CLI::App* command);
-  // Fills in the file paths (from `dir` where not given); errors name what is missing.
-  void resolve();
-  // Load options that reproduce the preprocessing recorded in a model's spec.
-  data::V1LoadOptions load_options_for(const nn::Model& model) const;
-};
+void add_v1_data_options(CLI::App* command, api::V1DataFiles& files);
 
 }  // namespace fovea::cli

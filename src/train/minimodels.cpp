@@ -40,7 +40,7 @@ nlohmann::json default_minimodel_config(const nn::Model& full_model) {
 std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::string& full_model_path,
                                          const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
                                          const nlohmann::json& config, const std::string& output_dir,
-                                         bool show_progress) {
+                                         bool show_progress, const MinimodelCallback& on_fitted) {
   namespace fs = std::filesystem;
   io::make_directories(output_dir);
   check(!neurons.empty(), "minimodels", "no neurons listed");
@@ -79,6 +79,7 @@ std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::strin
     row.model_path = (fs::path(output_dir) / ("minimodel_n" + std::to_string(n) + ".safetensors")).string();
     nn::save_model(row.model_path, *run.model);
     rows.push_back(row);
+    if (on_fitted) on_fitted(row, i + 1, neurons.size());
     spdlog::info("neuron {}: FEVE full {:.3f}, minimodel {:.3f}, {}/{} channels used", n, row.feve_full,
                  row.feve_minimodel, row.channels_used, row.channels);
   }

@@ -96,7 +96,7 @@ std::map<std::string, data::SessionClips> split_sessions(const data::RetinaDatas
 
 RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& dataset,
                                const RetinaDataOptions& data_options, const std::string& metrics_csv,
-                               bool show_progress) {
+                               bool show_progress, const EpochCallback& on_epoch) {
   validate_config(config, "run configuration");
   const Json& model_cfg = section(config, "model");
   const Json& t = section(config, "training");
@@ -178,6 +178,7 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   o.restore_best_each_period = true;
   o.metrics_csv = metrics_csv;
   o.show_progress = show_progress;
+  o.on_epoch = on_epoch;
 
   int64_t chunks = 0;
   for (const auto& [k, s] : sessions) chunks += s.train_movie.size(1) / recipe.chunk_size;

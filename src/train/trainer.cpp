@@ -170,6 +170,12 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       }
       result.epochs_run = epoch + 1;
       csv.add(epoch + 1, static_cast<int64_t>(period + 1), lr, stats.mean_loss, score, result.best_score, seconds);
+      if (options.on_epoch) {
+        int64_t max_epochs = 0;
+        for (auto n : periods) max_epochs += n;
+        options.on_epoch({epoch + 1, static_cast<int64_t>(period + 1), max_epochs, lr, stats.mean_loss, score,
+                          result.best_score, task.score_name(), seconds});
+      }
       spdlog::info("epoch {:3d}  period {}  lr {:.2e}  loss {:.4f}  {} {}  best {}  {:.1f}s", epoch + 1, period + 1, lr,
                    stats.mean_loss, task.score_name(), score_text(score),
                    result.has_best() ? score_text(result.best_score) : "none yet", seconds);

@@ -80,7 +80,8 @@ void copy_first_layer(const nn::Model& source, nn::Model& target, bool freeze) {
 }
 
 V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv,
-                       bool show_progress, std::shared_ptr<FirstConvCache> first_conv_cache) {
+                       bool show_progress, std::shared_ptr<FirstConvCache> first_conv_cache,
+                       const EpochCallback& on_epoch) {
   validate_config(config, "run configuration");
   const Json& model_cfg = section(config, "model");
   const Json& t = section(config, "training");
@@ -152,6 +153,7 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   options.restore_best_each_period = get<bool>(t, "restore_best_each_period", options.restore_best_each_period);
   options.metrics_csv = metrics_csv;
   options.show_progress = show_progress;
+  options.on_epoch = on_epoch;
 
   V1Task task(model, data, recipe, device);
   run.result = fit(*model, task, options);

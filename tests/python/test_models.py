@@ -22,7 +22,7 @@ MEI_TOL = 1e-3
 def test_package_has_docstrings():
     assert "torch.Tensor" in fovea.__doc__
     for obj in (fovea.load_model, fovea.Model, fovea.Model.forward, fovea.Model.stimulus_shape, fovea.Model.save,
-                fovea.Model.info, fovea.Model.parameters, fovea.Core.plot_weight_visualization,
+                fovea.Model.info, fovea.Model.parameters, fovea.ModelCore.plot_weight_visualization,
                 fovea.ReadoutSession.plot_weight_for_neuron, fovea.Error, fovea.set_kernel_set):
         assert obj.__doc__ and len(obj.__doc__) > 20, obj
     import pydoc
@@ -352,3 +352,39 @@ def test_errors(golden, retina_model, tmp_path):
         retina_model(torch.zeros(1, 3, 40, 18, 16), "session_a")
     assert "frame #" not in str(e.value)
     print("wrong channels:", str(e.value).splitlines()[0])
+
+
+def test_model_is_a_torch_module(golden, retina_model):
+    """A fovea model inside a user's torch.nn.Module: its parameters, state dict and mode
+    are the container's."""
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+            self.gain = torch.nn.Parameter(torch.tensor(2.0))
+
+        def forward(self, x):
+            return self.gain * self.model(x, data_key="session_a")
+
+    assert isinstance(retina_model, torch.nn.Module) and isinstance(retina_model, fovea.CoreReadout)
+    wrapper = Wrapper(retina_model)
+    names = [n for n, _ in wrapper.named_parameters()]
+    assert names[0] == "gain" and names[1] == "model.core.features.layer0.conv.sin_weights"
+    assert len(names) == len(list(retina_model.parameters())) + 1
+    assert "model.readout.session_a.grid" in wrapper.state_dict()
+    x = npy(golden("openretina_core_readout/input.npy"))
+    with torch.no_grad():
+        eval_out = wrapper(x)
+        wrapper.train()  # reaches the C++ model: BatchNorm uses the batch's statistics
+        assert retina_model.training and retina_model.core.training
+        train_out = wrapper(x)
+        wrapper.eval()
+        assert not retina_model.training and not retina_model.readout.training
+    assert not torch.allclose(train_out, eval_out)
+    optimizer = torch.optim.SGD(wrapper.parameters(), lr=1e-3)
+    wrapper(x).sum().backward()
+    optimizer.step()
+    assert retina_model.readout._parameters["session_a.bias"].grad is not None
+    with pytest.raises(TypeError):
+        retina_model.double()

@@ -2,6 +2,7 @@
 // Per-neuron "minimodels" (Du et al. 2025): for each neuron, a 16→64 model with
 // ReLU, no final 1×1 convolution and a Hoyer-Square penalty on Wc, whose first
 // layer is copied from a trained full model and frozen.
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -25,10 +26,12 @@ struct MinimodelRow {
 };
 
 // Fits one minimodel per listed neuron; writes `<output_dir>/minimodel_n<neuron>.safetensors`
-// and `<output_dir>/summary.csv`, and returns the table.
+// and `<output_dir>/summary.csv`, and returns the table. `on_fitted` is
+// called after each minimodel with its row and how many of the list are done.
+using MinimodelCallback = std::function<void(const MinimodelRow& row, size_t done, size_t total)>;
 std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::string& full_model_path,
                                          const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
                                          const nlohmann::json& config, const std::string& output_dir,
-                                         bool show_progress = true);
+                                         bool show_progress = true, const MinimodelCallback& on_fitted = {});
 
 }  // namespace fovea::train

@@ -67,6 +67,6 @@ struct RetinaTrainingRun {
 // recording the data options, the normalisation and the provenance.
 RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& dataset,
                                const RetinaDataOptions& data_options, const std::string& metrics_csv = "",
-                               bool show_progress = true);
+                               bool show_progress = true, const EpochCallback& on_epoch = {});
 
 }  // namespace fovea::train

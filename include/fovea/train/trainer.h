@@ -6,6 +6,7 @@
 // clipping, a progress bar, and one row per epoch in a metrics CSV.
 #include <torch/optim/optimizer.h>
 
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -39,6 +40,20 @@ class TrainingTask {
   virtual void after_step() {}
 };
 
+// One finished epoch, as its row of the metrics CSV; given to
+// TrainerOptions::on_epoch so that callers (the API, Python) can show
+// progress and collect the metrics without reading the CSV back.
+struct EpochRecord {
+  int64_t epoch = 0;         // 1-based over all periods
+  int64_t period = 0;        // 1-based
+  int64_t max_epochs = 0;    // epochs the schedule allows (early stopping may end it sooner)
+  double lr = 0, train_loss = 0;
+  double score = 0, best_score = 0;  // validation score; best so far (NaN: none finite yet)
+  std::string score_name;
+  double seconds = 0;
+};
+using EpochCallback = std::function<void(const EpochRecord&)>;
+
 struct TrainerOptions {
   std::vector<int64_t> period_epochs = {100, 30, 30, 30};  // minimodel's schedule
   double lr = 1e-3;
@@ -64,6 +79,7 @@ struct TrainerOptions {
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
   std::string metrics_csv;              // "" : none
   bool show_progress = true;
+  EpochCallback on_epoch;               // called after every epoch's validation
 };
 
 struct TrainingResult {

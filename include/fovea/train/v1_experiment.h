@@ -36,9 +36,11 @@ struct V1TrainingRun {
 // `metrics_csv` per epoch when given. The model's spec records the data
 // preprocessing and the training provenance.
 // `first_conv_cache` lets runs with the same frozen first conv (minimodels of
-// one full model) share its outputs (see V1TrainingData).
+// one full model) share its outputs (see V1TrainingData). `on_epoch` is
+// called after every epoch (not for the closed-form ridge fit).
 V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv = "",
-                       bool show_progress = true, std::shared_ptr<FirstConvCache> first_conv_cache = nullptr);
+                       bool show_progress = true, std::shared_ptr<FirstConvCache> first_conv_cache = nullptr,
+                       const EpochCallback& on_epoch = {});
 
 // Copies the first conv layer of `source` into `target` (bilinear resize as
 // cv2.resize when the kernel sizes differ) and freezes it, as minimodel does

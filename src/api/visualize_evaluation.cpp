@@ -1,4 +1,4 @@
-#include "cli/visualize_evaluation.h"
+#include "visualize_evaluation.h"
 
 #include <torch/torch.h>
 
@@ -6,9 +6,7 @@
 
 #include <algorithm>
 
-#include "cli/retina_run.h"
-#include "cli/v1_data_options.h"
-#include "fovea/eval/report.h"
+#include "dataset_evaluation.h"
 #include "fovea/eval/retina_report.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/nn/predict.h"
@@ -18,7 +16,7 @@
 
 namespace fs = std::filesystem;
 
-namespace fovea::cli {
+namespace fovea::api {
 
 namespace {
 
@@ -41,36 +39,32 @@ std::map<std::string, SessionTraces> retina_traces(nn::Model& model, const Retin
 
 }  // namespace
 
-viz::ModelEvaluation evaluate_for_visualize(nn::Model& model, const std::string& data_dir, const fs::path& save_folder,
-                                            const std::string& format, const std::string& device) {
-  eval::EvaluationReport report;
+VisualizeEvaluation evaluate_for_visualize(nn::Model& model, const std::string& data_dir, const fs::path& save_folder,
+                                           const std::string& format, const std::string& device) {
+  VisualizeEvaluation out;
+  eval::EvaluationReport& report = out.report;
   std::map<std::string, SessionTraces> traces;
   if (model.spec().value("family", "") == "retina") {
-    RetinaEvalArgs args;
-    args.data_dir = data_dir;
-    args.device = device;
-    auto ev = evaluate_retina_dataset(model, args);
+    auto ev = evaluate_retina_dataset(model, data_dir, "", 0.15, device);
     traces = retina_traces(model, ev, device);
     report = std::move(ev.report);
   } else {
-    V1DataOptions data;
-    data.dir = data_dir;
-    data.resolve();
-    auto dataset = data::load_v1_dataset(data.load_options_for(model));
-    report = eval::evaluate_v1(model, dataset, {}, device);
-    const at::Tensor predicted = nn::predict(model, dataset.test_images(), 100, "", torch::Device(device)).cpu();
-    traces[""] = {dataset.test_responses.mean(1), predicted, "test image"};
+    V1DataFiles files;
+    files.dir = data_dir;
+    auto ev = evaluate_v1_dataset(model, files, -1, device, /*with_truth=*/false);
+    const at::Tensor predicted = nn::predict(model, ev.dataset.test_images(), 100, "", torch::Device(device)).cpu();
+    traces[""] = {ev.dataset.test_responses.mean(1), predicted, "test image"};
+    report = std::move(ev.report);
   }
   const fs::path dir = save_folder / "evaluation";
   io::make_directories(dir.string());
   eval::write_report(report, (dir / "eval.csv").string(), (dir / "eval.json").string());
 
-  viz::ModelEvaluation out;
   const at::Tensor table = report.table.to(at::kDouble).contiguous();
   for (int64_t row = 0; row < table.size(0); ++row) {
     const std::string session = report.row_session.empty() ? "" : report.row_session[row];
     const int64_t k = report.row_neuron.empty() ? row : report.row_neuron[row];
-    auto& neurons = out.neurons[session];
+    auto& neurons = out.page.neurons[session];
     if (static_cast<int64_t>(neurons.size()) <= k) neurons.resize(k + 1);
     for (size_t c = 0; c < report.columns.size(); ++c) neurons[k].metrics[report.columns[c]] = table[row][c].item<double>();
     const auto& t = traces.at(session);
@@ -85,9 +79,9 @@ viz::ModelEvaluation evaluate_for_visualize(nn::Model& model, const std::string&
     const auto values = viz::to_vector(report.column(metric));
     const std::string file = "evaluation/" + metric + "_histogram." + format;
     viz::metric_histogram_figure(values, metric, metric + " over all neurons").save(save_folder / file);
-    out.summary_figures.push_back(file);
+    out.page.summary_figures.push_back(file);
   }
   return out;
 }
 
-}  // namespace fovea::cli
+}  // namespace fovea::api

@@ -1,0 +1,126 @@
+#include "fovea/api/train.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "dataset_evaluation.h"
+#include "fovea/api/runtime.h"
+#include "fovea/data/v1_dataset.h"
+#include "fovea/error.h"
+#include "fovea/eval/retina_report.h"
+#include "fovea/nn/model_file.h"
+#include "fovea/train/config.h"
+#include "fovea/train/config_check.h"
+#include "fovea/train/retina_experiment.h"
+#include "fovea/train/v1_experiment.h"
+#include "output_folder.h"
+
+namespace fovea::api {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// section.key of a checked config when it is a string, else "".
+std::string text_field(const train::Json& config, const std::string& section, const std::string& key) {
+  if (!config.contains(section) || !config.at(section).is_object()) return "";
+  const auto& s = config.at(section);
+  return s.contains(key) && s.at(key).is_string() ? s.at(key).get<std::string>() : "";
+}
+
+// --seed wins; else the config's seed when it is a non-negative integer
+// (anything else is left for validate_config to report), else 0.
+uint64_t resolve_seed(train::Json& config, const std::optional<uint64_t>& given) {
+  uint64_t seed = 0;
+  if (given) seed = *given;
+  else if (config.contains("seed") && config["seed"].is_number_integer() && config["seed"].get<int64_t>() >= 0)
+    seed = config["seed"].get<uint64_t>();
+  if (given || !config.contains("seed") || config["seed"].is_null()) config["seed"] = seed;
+  return seed;
+}
+
+void train_retina_run(const train::Json& config, const TrainOptions& o, TrainResult& r,
+                      const train::EpochCallback& on_epoch) {
+  auto options = train::retina_data_options(config.value("data", nlohmann::json::object()));
+  spdlog::info("loading {}", options.dir);
+  auto dataset = train::load_retina_data(options);
+  int64_t n_neurons = 0;
+  for (const auto& [key, n] : dataset.n_neurons_dict()) n_neurons += n;
+  spdlog::info("{} sessions, {} neurons; stimulus normalised with mean {:.4g}, std {:.4g}", dataset.sessions().size(),
+               n_neurons, *options.norm_mean, *options.norm_std);
+  auto run = train::train_retina(config, dataset, options, r.metrics_csv, !o.quiet, on_epoch);
+  r.model = run.model;
+  r.training = run.result;
+  nn::save_model(r.model_path, *run.model);
+  // The test clips of the same split, evaluated as `fovea eval` does.
+  auto sessions = train::split_sessions(dataset, options.split, /*test_only=*/true);
+  eval::RetinaEvalOptions eo;
+  eo.test_name = options.test_names.size() == 1 ? options.test_names[0] : "";
+  eo.device = o.device;
+  r.evaluation =
+      eval::evaluate_retina(*run.model, sessions, eo, read_retina_ground_truth(options.dir, dataset.sessions()));
+}
+
+void train_v1_run(const train::Json& config, const TrainOptions& o, TrainResult& r,
+                  const train::EpochCallback& on_epoch) {
+  const auto load = train::v1_load_options(config);
+  spdlog::info("loading {} and {}", load.images_path, load.responses_path);
+  auto dataset = data::load_v1_dataset(load);
+  OutputFolder folder(r.output_dir);  // after the data loaded: a bad data file leaves no folder
+  spdlog::info("{} images of {}x{}, {} training trials ({} validation), {} neurons ({} with FEV > {})",
+               dataset.images.size(0), dataset.images.size(1), dataset.images.size(2),
+               dataset.train_responses.size(0), dataset.ival.numel(), dataset.n_neurons(),
+               dataset.good_neurons.sum().item<int64_t>(), load.fev_threshold);
+  auto run = train::train_v1(config, dataset, r.metrics_csv, !o.quiet, nullptr, on_epoch);
+  r.model = run.model;
+  r.training = run.result;
+  nn::save_model(r.model_path, *run.model);
+  V1DataFiles truth;
+  truth.truth = text_field(config, "data", "truth");
+  r.evaluation = eval::evaluate_v1(*run.model, dataset, read_v1_truth(truth, dataset), o.device);
+  r.fev_threshold = load.fev_threshold;
+}
+
+}  // namespace
+
+TrainResult train(const TrainOptions& o) {
+  check_device(o.device);
+  // Read once; the known keys and their types are checked here.
+  train::Json config = o.config_text.empty() ? train::load_config(o.config, o.overrides)
+                                             : train::config_from_yaml(o.config_text, o.config, o.overrides);
+  TrainResult r;
+  r.seed = resolve_seed(config, o.seed);
+  config["device"] = o.device;
+  // Everything a run needs is checked before anything is read or written.
+  train::validate_config(config, o.config, o.overrides, train::ConfigCheck::run);
+  r.output_dir = o.output.empty() ? text_field(config, "output", "dir") : o.output;
+  if (r.output_dir.empty()) fail(o.config, "no output directory: set output.dir in the config or pass --output");
+  const fs::path out(r.output_dir);
+  r.model_path = (out / "model.safetensors").string();
+  r.metrics_csv = (out / "metrics.csv").string();
+  r.eval_csv = (out / "eval.csv").string();
+  r.eval_json = (out / "eval.json").string();
+  torch::manual_seed(r.seed);
+
+  const train::EpochCallback on_epoch = [&](const train::EpochRecord& e) {
+    r.epochs.push_back(e);
+    if (!o.progress) return;
+    o.progress({"epoch", e.epoch, e.max_epochs,
+                {{"train_loss", e.train_loss}, {e.score_name, e.score}, {"best_" + e.score_name, e.best_score},
+                 {"lr", e.lr}, {"seconds", e.seconds}}});
+  };
+  if (train::is_retina_config(config)) {
+    r.family = "retina";
+    OutputFolder folder(r.output_dir);
+    train_retina_run(config, o, r, on_epoch);
+  } else {
+    r.family = "v1";
+    train_v1_run(config, o, r, on_epoch);
+  }
+  eval::write_report(r.evaluation, r.eval_csv, r.eval_json);
+  return r;
+}
+
+}  // namespace fovea::api
