@@ -7,7 +7,7 @@
 
 #include "cli/commands.h"
 #include "fovea/error.h"
-#include "fovea/nn/kernels/select_kernels.h"
+#include "fovea/nn/kernels/kernel_set.h"
 #include "fovea/nn/plugins.h"
 
 namespace fovea::cli {
@@ -28,7 +28,7 @@ void apply_runtime_options(const RuntimeOptions& options) {
     fail("--device " + options.device, "CUDA is not available in this LibTorch build or on this machine");
   int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(std::max(1, threads));
-  fovea::nn::select_kernels(fovea::nn::parse_kernel_set(options.kernels));
+  fovea::nn::set_kernel_set(fovea::nn::parse_kernel_set(options.kernels));
   torch::manual_seed(options.seed);
 }
 
