@@ -1,17 +1,27 @@
 """What the baseline scripts share: best-of-n timing and the peak resident
 memory of a case, measured as bench/measure.h measures fovea's (the kernel's
 high-water mark VmHWM, reset through /proc/self/clear_refs before the case,
-after glibc has given the free memory at the top of its heap back)."""
+after the allocator has given the free memory it keeps back)."""
 import ctypes
 import re
 import sys
 import time
 
 _libc = ctypes.CDLL("libc.so.6")
+_process = ctypes.CDLL(None)
+
+
+def release_free_memory():
+    """tcmalloc's ReleaseFreeMemory when tcmalloc is preloaded (the tuned
+    runs), else glibc's malloc_trim, as fovea's nn::release_free_memory."""
+    try:
+        _process.MallocExtension_ReleaseFreeMemory()
+    except AttributeError:
+        _libc.malloc_trim(0)
 
 
 def reset_peak_memory():
-    _libc.malloc_trim(0)
+    release_free_memory()
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
 

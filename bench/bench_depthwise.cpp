@@ -7,11 +7,9 @@
 // single_channel_conv2d (as MinimodelLayer runs it with the fast kernels),
 // the forward and forward + weight gradient (training: the images need no
 // gradient).
-// Prints best-of-n seconds and GFLOP/s. With --cache 1 (the default) fovea's
-// caching CPU allocator serves every row, as in the fovea command line with
-// the fast kernels; --cache 0 leaves glibc's malloc, whose fresh mmap of each
-// large tensor page-faults on first touch (costly on some VMs).
-//   bench_depthwise [--batch 100] [--threads 2] [--repeats 3] [--cache 1]
+// Prints best-of-n seconds and GFLOP/s; the process's malloc (tcmalloc, as in
+// the fovea command line) serves every row.
+//   bench_depthwise [--batch 100] [--threads 2] [--repeats 3]
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -19,21 +17,20 @@
 #include <string>
 
 #include "baseline_runner.h"
-#include "fovea/nn/kernels/caching_cpu_allocator.h"
 #include "fovea/nn/kernels/depthwise_conv2d.h"
 #include "fovea/nn/kernels/kernel_set.h"
+#include "fovea/nn/process_allocator.h"
 
 int main(int argc, char** argv) {
-  std::map<std::string, int64_t> opt = {{"--batch", 100}, {"--threads", 2}, {"--repeats", 3}, {"--cache", 1}};
+  std::map<std::string, int64_t> opt = {{"--batch", 100}, {"--threads", 2}, {"--repeats", 3}};
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!opt.count(argv[i])) {
-      std::fprintf(stderr, "unknown option %s (known: --batch, --threads, --repeats, --cache)\n", argv[i]);
+      std::fprintf(stderr, "unknown option %s (known: --batch, --threads, --repeats)\n", argv[i]);
       return 2;
     }
     opt[argv[i]] = std::stoll(argv[i + 1]);
   }
   at::set_num_threads(static_cast<int>(opt["--threads"]));
-  if (opt["--cache"]) fovea::nn::install_caching_cpu_allocator();
   const int repeats = static_cast<int>(opt["--repeats"]);
   const int64_t B = opt["--batch"], C = 320, H = 33, W = 65, k = 9, pad = 4;
   torch::manual_seed(0);
@@ -43,7 +40,7 @@ int main(int argc, char** argv) {
   std::printf("depthwise conv %lldx%lldx%lldx%lld, k %lld, padding %lld, %d threads, %s (best of %d)\n",
               static_cast<long long>(B), static_cast<long long>(C), static_cast<long long>(H),
               static_cast<long long>(W), static_cast<long long>(k), static_cast<long long>(pad),
-              at::get_num_threads(), opt["--cache"] ? "caching allocator" : "malloc", repeats);
+              at::get_num_threads(), fovea::nn::process_allocator().c_str(), repeats);
   std::printf("%-26s %12s %10s %16s %10s\n", "", "forward (s)", "GFLOP/s", "fwd+bwd (s)", "GFLOP/s");
   auto row = [&](const char* name, fovea::nn::KernelSet kernels, at::MemoryFormat format) {
     fovea::nn::ScopedKernelSet scoped(kernels);

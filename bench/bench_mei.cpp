@@ -8,7 +8,7 @@
 // objectives and final stimuli differ (relative), each side's page faults and
 // GFLOP/s (each side's own convolution algorithm: flops.h).
 //   bench_mei [--neurons 100] [--v1-neurons 500] [--neuron 0] [--time-steps 40]
-//             [--lr 100] [--threads 2] [--repeats 3] [--keep-freed-memory 0]
+//             [--lr 100] [--threads 2] [--repeats 3]
 //             [--freeze-weights 1] [--kernels fast|reference]
 // Retina: hoefling_2024_base_low_res architecture, one session of --neurons
 // cells, a stimulus of stimulus_shape(time_steps) = (1, 2, 40, 18, 16), the
@@ -18,13 +18,9 @@
 // frames 0..9, as openretina's reducer does. V1: the 16-320 full model on one
 // 66x130 image, MeanReducer(0). Each case runs 10 and 100 iterations.
 // Each V1 iteration allocates and frees tens of MB; glibc's malloc gives much
-// of it back to the OS, and both processes pay ~15,000 page faults per
-// iteration, as many as their allocation histories dictate (the table shows
-// them). fovea's fast kernels come with its caching CPU allocator, which keeps
-// those blocks (src/nn/kernels/caching_cpu_allocator.cpp); with
-// --kernels reference fovea uses LibTorch's allocator. --keep-freed-memory 1 sets malloc's mmap and trim thresholds high in
-// both processes (mallopt here, MALLOC_*_ in the baseline's environment), so
-// that the times measure the computation alone.
+// of it back to the OS, and a process on it pays ~15,000 page faults per
+// iteration (the table shows them). fovea runs on tcmalloc, which keeps those
+// blocks (include/fovea/nn/process_allocator.h), as does the tuned baseline.
 // With --freeze-weights 1 (the default) fovea's side freezes the weights
 // during each optimisation, as `fovea mei` does (FrozenForOptimisation): the
 // stimulus's gradient, and so the result, is the same, without the weights'
@@ -40,7 +36,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <malloc.h>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -99,11 +94,6 @@ struct Outcome {
   double faults_per_step;  // minor page faults per iteration (see calibrate_batchnorm)
 };
 
-// malloc's thresholds for --keep-freed-memory: blocks up to 32 MB (glibc's
-// largest mmap threshold) come from the heap, and the heap is not trimmed
-// below 1 GB.
-constexpr long kMmapThreshold = 32L << 20, kTrimThreshold = 1L << 30;
-
 long minor_page_faults() {
   rusage usage;
   getrusage(RUSAGE_SELF, &usage);
@@ -121,11 +111,9 @@ constexpr double kHoeflingNorm = 30.0;
 // noise through the core in train mode sets the running statistics as
 // training would, so activations have unit scale, as in a trained model.
 // `passes` covers the BatchNorm momentum (openretina 0.1, minimodel 0.9).
-// The noise is one stimulus of the MEI's shape per pass, not a larger batch:
-// glibc's malloc raises its mmap and trim thresholds after freeing a large
-// block, so a bigger batch here would leave fovea's process free of the page
-// faults that the baseline's process (which only loads the weights) pays on
-// every iteration — measured 3x on the V1 model — and the comparison unfair.
+// The noise is one stimulus of the MEI's shape per pass, not a larger batch,
+// so that fovea's process holds no more freed memory than the baseline's
+// (which only loads the weights).
 void calibrate_batchnorm(fovea::nn::Model& model, const std::vector<int64_t>& stimulus_shape, int passes) {
   torch::NoGradGuard no_grad;
   model.train();
@@ -239,17 +227,12 @@ fovea::bench::Row table_row(const Case& c, const Outcome& f, const Json& py, con
 int main(int argc, char** argv) {
   std::map<std::string, int64_t> opt = {{"--neurons", 100}, {"--v1-neurons", 500}, {"--neuron", 0},
                                         {"--time-steps", 40}, {"--lr", 100},       {"--threads", 2},
-                                        {"--repeats", 3},     {"--keep-freed-memory", 0},
-                                        {"--freeze-weights", 1}};
+                                        {"--repeats", 3},     {"--freeze-weights", 1}};
   if (!fovea::bench::parse_options(argc, argv, opt)) return 2;
   const int repeats = static_cast<int>(opt["--repeats"]);
   const double lr = static_cast<double>(opt["--lr"]);
   const int64_t neuron = opt["--neuron"], time_steps = opt["--time-steps"];
-  const bool keep_freed_memory = opt["--keep-freed-memory"] != 0, freeze = opt["--freeze-weights"] != 0;
-  if (keep_freed_memory) {
-    mallopt(M_MMAP_THRESHOLD, kMmapThreshold);
-    mallopt(M_TRIM_THRESHOLD, kTrimThreshold);
-  }
+  const bool freeze = opt["--freeze-weights"] != 0;
   at::set_num_threads(static_cast<int>(opt["--threads"]));
   torch::manual_seed(0);
   // The reducer's fallback warning would print on every iteration (see the top).
@@ -295,7 +278,6 @@ int main(int argc, char** argv) {
   std::cout << "bench_mei: SGD lr " << lr << ", neuron " << neuron << "; retina (1, 2, " << time_steps
             << ", 18, 16), " << opt["--neurons"] << " neurons, mean over output frames 10..19; V1 (1, 1, 66, 130), "
             << opt["--v1-neurons"] << " neurons; " << opt["--threads"] << " threads, best of " << repeats
-            << (keep_freed_memory ? "; malloc keeps freed memory" : "")
             << (freeze ? "; fovea freezes the weights (as fovea mei), the baseline does not (as openretina)"
                        : "; neither side freezes the weights")
             << "\n";
@@ -304,11 +286,7 @@ int main(int argc, char** argv) {
   std::vector<Outcome> outcomes;
   for (const auto& c : cases) outcomes.push_back(run_fovea(c, lr, repeats, freeze));
 
-  const std::string malloc_env = keep_freed_memory ? "MALLOC_MMAP_THRESHOLD_=" + std::to_string(kMmapThreshold) +
-                                                         " MALLOC_TRIM_THRESHOLD_=" + std::to_string(kTrimThreshold) +
-                                                         " "
-                                                   : "";
-  const std::string cmd = malloc_env + "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) +
+  const std::string cmd = "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) +
                           "/bench/mei_baseline.py " + dir.string() + " " + std::to_string(opt["--threads"]) + " " +
                           std::to_string(repeats);
   Json py;

@@ -1,17 +1,14 @@
 #pragma once
-// The command line every benchmark takes: integer options with defaults,
-// --kernels fast|reference (fovea's kernel set and memory policy, selected
-// as the fovea command line selects them: nn::select_kernels), and
-// --allocator caching|system (system: the fast kernels on the process's own
-// malloc, e.g. a preloaded tcmalloc, without the caching allocator and the
-// malloc settings).
+// The command line every benchmark takes: integer options with defaults and
+// --kernels fast|reference (fovea's kernel set, as the fovea command line
+// selects it).
 #include <cstdint>
 #include <iostream>
 #include <map>
 #include <string>
 
 #include "fovea/error.h"
-#include "fovea/nn/kernels/select_kernels.h"
+#include "fovea/nn/kernels/kernel_set.h"
 
 namespace fovea::bench {
 
@@ -19,15 +16,12 @@ namespace fovea::bench {
 // false (with a message) on an unknown option or a bad value.
 inline bool parse_options(int argc, char** argv, std::map<std::string, int64_t>& values) {
   auto kernels = nn::KernelSet::fast;
-  auto memory = nn::MemoryPolicy::caching;
   try {
     for (int i = 1; i < argc; i += 2) {
       const std::string name = argv[i];
       if (i + 1 >= argc) throw Error(name + ": needs a value");
       if (name == "--kernels") {
         kernels = nn::parse_kernel_set(argv[i + 1]);
-      } else if (name == "--allocator") {
-        memory = nn::parse_memory_policy(argv[i + 1]);
       } else if (values.count(name)) {
         values[name] = std::stoll(argv[i + 1]);
       } else {
@@ -38,7 +32,7 @@ inline bool parse_options(int argc, char** argv, std::map<std::string, int64_t>&
     std::cerr << e.what() << "\n";
     return false;
   }
-  nn::select_kernels(kernels, memory);
+  nn::set_kernel_set(kernels);
   return true;
 }
 

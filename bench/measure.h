@@ -4,26 +4,23 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <immintrin.h>
-#include <malloc.h>
 
 #include <atomic>
 #include <fstream>
 #include <string>
 
 #include "baseline_runner.h"
-#include "fovea/nn/kernels/caching_cpu_allocator.h"
+#include "fovea/nn/process_allocator.h"
 
 namespace fovea::bench {
 
-// Starts a new peak-memory window: cached blocks go back to the system (the
-// caching allocator's, and the free memory glibc keeps at the top of its heap
-// under select_kernels' trim threshold, which a fresh process running only
-// this case would not hold) and the kernel's high-water mark (VmHWM) is reset
-// to the current RSS. The baseline scripts do the same
+// Starts a new peak-memory window: the free memory the allocator keeps goes
+// back to the system (tcmalloc's, which a fresh process running only this
+// case would not hold) and the kernel's high-water mark (VmHWM) is reset to
+// the current RSS. The baseline scripts do the same
 // (bench/baseline_measure.py).
 inline void reset_peak_memory() {
-  nn::release_cached_cpu_memory();
-  malloc_trim(0);
+  nn::release_free_memory();
   std::ofstream("/proc/self/clear_refs") << "5";
 }
 

@@ -29,7 +29,6 @@
 #include "fovea/insilico/optimize.h"
 #include "fovea/insilico/reducers.h"
 #include "fovea/insilico/stoppers.h"
-#include "fovea/nn/kernels/caching_cpu_allocator.h"
 #include "fovea/nn/model.h"
 #include "fovea/train/trainer.h"
 #include "fovea/train/v1_experiment.h"
@@ -85,17 +84,12 @@ void profile(const std::string& title, F&& f) {
   f();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("%s: %.3f s wall, %ld page faults (unprofiled call)\n", title.c_str(), wall, minor_page_faults() - faults);
-  const auto before = fovea::nn::caching_cpu_allocator_stats();
   std::ostringstream out;
   {
     torch::autograd::profiler::RecordProfile guard(out);
     f();
   }
-  const auto after = fovea::nn::caching_cpu_allocator_stats();
   print_self_times(out.str(), title);
-  std::printf("  caching allocator: %zu hits, %zu misses, %.0f MB cached after, peak in use %.0f MB\n",
-              after.hits - before.hits, after.misses - before.misses, after.cached_bytes / 1048576.0,
-              after.peak_in_use_bytes / 1048576.0);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <thread>
 
-#include "fovea/nn/kernels/select_kernels.h"
+#include "fovea/nn/kernels/kernel_set.h"
 
 namespace fovea::api {
 
@@ -21,7 +21,7 @@ void apply_runtime(const RuntimeOptions& options) {
   check_device(options.device);
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   at::set_num_threads(std::max(1, threads));
-  nn::select_kernels(nn::parse_kernel_set(options.kernels));
+  nn::set_kernel_set(nn::parse_kernel_set(options.kernels));
   torch::manual_seed(options.seed);
 }
 

@@ -17,8 +17,8 @@ struct RuntimeOptions {
   std::string kernels = "fast";  // reference: LibTorch's ops as the reference systems run them
 };
 
-// Sets LibTorch's thread count, the kernel set with its memory policy
-// (nn::select_kernels) and the seed of every generator; checks the device.
+// Sets LibTorch's thread count, the kernel set (nn::set_kernel_set) and the
+// seed of every generator; checks the device.
 void apply_runtime(const RuntimeOptions& options);
 
 // fovea::Error naming --device unless `device` is cpu or cuda[:n] with CUDA available.
