@@ -14,7 +14,7 @@ PACKAGES=(
   libhdf5-dev libmatio-dev libzip-dev zipcmp zipmerge ziptool
   libopencv-dev libplplot-dev plplot-driver-cairo
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev ca-certificates
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   python3-torch python3-numpy
   pybind11-dev python3-dev python3-pytest python3-matplotlib
@@ -35,7 +35,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}"
+  # Recommended packages are left out (Java bindings of OpenCV, Tk, Eigen,
+  # OpenCL headers, ...): everything fovea needs is listed above.
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: all Debian packages are installed"
 fi
