@@ -9,6 +9,7 @@
 #include "fovea/api/runtime.h"
 #include "fovea/data/v1_dataset.h"
 #include "fovea/error.h"
+#include "fovea/eval/metrics.h"
 #include "fovea/eval/retina_report.h"
 #include "fovea/nn/model_file.h"
 #include "fovea/train/config.h"
@@ -16,6 +17,7 @@
 #include "fovea/train/retina_experiment.h"
 #include "fovea/train/v1_experiment.h"
 #include "output_folder.h"
+#include "response_check.h"
 
 namespace fovea::api {
 
@@ -50,6 +52,15 @@ void train_retina_run(const train::Json& config, const TrainOptions& o, TrainRes
   for (const auto& [key, n] : dataset.n_neurons_dict()) n_neurons += n;
   spdlog::info("{} sessions, {} neurons; stimulus normalised with mean {:.4g}, std {:.4g}", dataset.sessions().size(),
                n_neurons, *options.norm_mean, *options.norm_std);
+  {
+    std::vector<std::pair<std::string, at::Tensor>> responses;
+    for (const auto& [key, s] : dataset.responses) responses.emplace_back(key, s.train.t());
+    std::string loss = "poisson";
+    if (config.contains("training") && config["training"].contains("loss") && config["training"]["loss"].is_string())
+      loss = config["training"]["loss"].get<std::string>();
+    const std::string warning = check_training_responses(responses, loss, options.dir);
+    if (!warning.empty()) spdlog::warn("{}: {}", options.dir, warning);
+  }
   auto run = train::train_retina(config, dataset, options, r.metrics_csv, !o.quiet, on_epoch);
   r.model = run.model;
   r.training = run.result;
@@ -69,10 +80,19 @@ void train_v1_run(const train::Json& config, const TrainOptions& o, TrainResult&
   spdlog::info("loading {} and {}", load.images_path, load.responses_path);
   auto dataset = data::load_v1_dataset(load);
   OutputFolder folder(r.output_dir);  // after the data loaded: a bad data file leaves no folder
-  spdlog::info("{} images of {}x{}, {} training trials ({} validation), {} neurons ({} with FEV > {})",
-               dataset.images.size(0), dataset.images.size(1), dataset.images.size(2),
-               dataset.train_responses.size(0), dataset.ival.numel(), dataset.n_neurons(),
-               dataset.good_neurons.sum().item<int64_t>(), load.fev_threshold);
+  const int64_t repeats = dataset.test_responses.size(1);
+  spdlog::info("{} images of {}x{}, {} training trials ({} validation), {} neurons ({})", dataset.images.size(0),
+               dataset.images.size(1), dataset.images.size(2), dataset.train_responses.size(0),
+               dataset.ival.numel(), dataset.n_neurons(),
+               repeats >= eval::kMinRepeatsForNoiseCeiling
+                   ? fmt::format("{} with FEV > {}", dataset.good_neurons.sum().item<int64_t>(), load.fev_threshold)
+                   : eval::noise_ceiling_note(repeats));
+  // minimodel's recipe always trains with a Poisson loss.
+  const std::string warning =
+      check_training_responses({{"", dataset.train_responses}}, "poisson", load.responses_path,
+                               "minimodel's recipe trains with a Poisson loss: shift the responses to be >= 0 or drop "
+                               "these neurons");
+  if (!warning.empty()) spdlog::warn("{}: {}", load.responses_path, warning);
   auto run = train::train_v1(config, dataset, r.metrics_csv, !o.quiet, nullptr, on_epoch);
   r.model = run.model;
   r.training = run.result;

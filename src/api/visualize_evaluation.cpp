@@ -75,7 +75,10 @@ VisualizeEvaluation evaluate_for_visualize(nn::Model& model, const std::string& 
     neurons[k].figures.push_back(file);
   }
   for (const std::string metric : {"feve", "feve_openretina", "corr_to_average"}) {
-    if (std::find(report.columns.begin(), report.columns.end(), metric) == report.columns.end()) continue;
+    const auto it = std::find(report.columns.begin(), report.columns.end(), metric);
+    if (it == report.columns.end()) continue;
+    // Not computable for these data (FEVE without repeated test trials).
+    if (report.missing.defined() && report.missing.select(1, it - report.columns.begin()).all().item<bool>()) continue;
     const auto values = viz::to_vector(report.column(metric));
     const std::string file = "evaluation/" + metric + "_histogram." + format;
     viz::metric_histogram_figure(values, metric, metric + " over all neurons").save(save_folder / file);

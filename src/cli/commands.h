@@ -24,6 +24,7 @@ void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_info_command(CLI::App& app);
 void add_import_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 void add_minimodels_command(CLI::App& app);
 void add_mei_command(CLI::App& app);
 void add_visualize_command(CLI::App& app);

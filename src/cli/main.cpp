@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_predict_command(app);
   fovea::cli::add_info_command(app);
   fovea::cli::add_import_command(app);
+  fovea::cli::add_export_command(app);
   fovea::cli::add_minimodels_command(app);
   fovea::cli::add_mei_command(app);
   fovea::cli::add_visualize_command(app);

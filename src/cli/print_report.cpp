@@ -4,19 +4,37 @@
 
 namespace fovea::cli {
 
-void print_retina_summary(const eval::EvaluationReport& report) {
+namespace {
+// The means of the columns these data allow (null: not computable), then the note on those they do not.
+void print_means(const eval::EvaluationReport& report) {
   const auto& m = report.summary["mean"];
-  std::cout << "neurons: " << report.summary["n_neurons"] << " in " << report.summary["n_sessions"]
-            << " sessions, included (" << report.summary["criterion"].get<std::string>() << " >= "
-            << report.summary["threshold"] << "): " << report.summary["n_included"] << "\n";
-  for (const auto& c : report.columns) std::cout << "  " << c << ": " << m[c] << "\n";
+  for (const auto& c : report.columns)
+    if (!m[c].is_null()) std::cout << "  " << c << ": " << m[c] << "\n";
+  if (report.summary.contains("note")) std::cout << "note: " << report.summary["note"].get<std::string>() << "\n";
+}
+
+bool all_included(const eval::EvaluationReport& report) {
+  return report.summary.value("criterion", "") == eval::kAllNeuronsCriterion;
+}
+}  // namespace
+
+void print_retina_summary(const eval::EvaluationReport& report) {
+  std::cout << "neurons: " << report.summary["n_neurons"] << " in " << report.summary["n_sessions"] << " sessions, ";
+  if (all_included(report))
+    std::cout << "all included (no repeated trials)\n";
+  else
+    std::cout << "included (" << report.summary["criterion"].get<std::string>() << " >= "
+              << report.summary["threshold"] << "): " << report.summary["n_included"] << "\n";
+  print_means(report);
 }
 
 void print_v1_summary(const eval::EvaluationReport& report, double fev_threshold) {
-  const auto& m = report.summary["mean"];
-  std::cout << "neurons: " << report.summary["n_neurons"] << ", included (FEV > " << fev_threshold
-            << "): " << report.summary["n_included"] << "\n";
-  for (const auto& c : report.columns) std::cout << "  " << c << ": " << m[c] << "\n";
+  std::cout << "neurons: " << report.summary["n_neurons"];
+  if (all_included(report))
+    std::cout << ", all included (no repeated trials)\n";
+  else
+    std::cout << ", included (FEV > " << fev_threshold << "): " << report.summary["n_included"] << "\n";
+  print_means(report);
 }
 
 }  // namespace fovea::cli

@@ -21,8 +21,13 @@ void print_result(const api::TrainResult& r) {
     return;
   }
   std::cout << r.training.stop_reason << ")\n";
-  std::cout << "FEVE: " << r.evaluation.summary["mean"]["feve"].get<double>() << " (mean over "
-            << r.evaluation.summary["n_included"] << " neurons with FEV > " << r.fev_threshold << ")\n";
+  const auto& feve = r.evaluation.summary["mean"]["feve"];
+  if (feve.is_null()) {  // no repeated test trials
+    print_v1_summary(r.evaluation, r.fev_threshold);
+    return;
+  }
+  std::cout << "FEVE: " << feve.get<double>() << " (mean over " << r.evaluation.summary["n_included"]
+            << " neurons with FEV > " << r.fev_threshold << ")\n";
 }
 }  // namespace
 

@@ -62,7 +62,7 @@ V1Dataset load_v1_dataset(const V1LoadOptions& options) {
   data.test_image_index = neurons.istim_ss;
   data.xpos = neurons.xpos;
   data.ypos = neurons.ypos;
-  data.fev = eval::fev(data.test_responses);
+  data.fev = eval::fev_if_repeated(data.test_responses);  // NaN without repeated test trials
   data.good_neurons = data.fev > options.fev_threshold;  // NaN (a silent neuron) counts as not good
   return data;
 }

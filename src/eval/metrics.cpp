@@ -20,6 +20,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <string>
 
 #include "fovea/error.h"
@@ -176,6 +177,34 @@ at::Tensor variance_explained(const at::Tensor& responses, const at::Tensor& pre
   at::Tensor p = broadcast_predictions(predictions, r, "variance_explained");
   at::Tensor variance = r.reshape({-1, r.size(2)}).var(0, /*unbiased=*/false);
   return 1.0 - mean_squared_error(r, p) / variance;
+}
+
+at::Tensor poisson_loss_to_average(const at::Tensor& responses, const at::Tensor& predictions) {
+  at::Tensor r = repeated_responses(responses, "poisson_loss_to_average", 1);
+  at::Tensor p = two_dimensional(predictions, "poisson_loss_to_average", "predictions");
+  check(p.size(0) == r.size(0) && p.size(1) == r.size(2), "poisson_loss_to_average",
+        "predictions " + shape_of(predictions) + " do not match responses " + shape_of(responses));
+  // PoissonLoss3d's eps.
+  return (p - r.mean(1) * at::log(p + 1e-16)).mean(0);
+}
+
+at::Tensor mse_to_average(const at::Tensor& responses, const at::Tensor& predictions) {
+  at::Tensor r = repeated_responses(responses, "mse_to_average", 1);
+  at::Tensor p = two_dimensional(predictions, "mse_to_average", "predictions");
+  check(p.size(0) == r.size(0) && p.size(1) == r.size(2), "mse_to_average",
+        "predictions " + shape_of(predictions) + " do not match responses " + shape_of(responses));
+  return (r.mean(1) - p).pow(2).mean(0);
+}
+
+std::string noise_ceiling_note(int64_t repeats) {
+  return "FEV, FEVE and oracle need ≥ " + std::to_string(kMinRepeatsForNoiseCeiling) +
+         " repeats of the test stimulus; this dataset has " + std::to_string(repeats);
+}
+
+at::Tensor fev_if_repeated(const at::Tensor& responses) {
+  if (responses.defined() && responses.dim() == 3 && responses.size(1) < kMinRepeatsForNoiseCeiling)
+    return at::full({responses.size(2)}, std::nan(""), at::kDouble);
+  return fev(responses);
 }
 
 }  // namespace fovea::eval

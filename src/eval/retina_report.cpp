@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "fovea/error.h"
 #include "fovea/eval/metrics.h"
 
@@ -41,11 +43,10 @@ EvaluationReport evaluate_retina(nn::Model& model, const std::map<std::string, d
   check(!sessions.empty(), "evaluation", "there are no sessions");
   const auto model_sessions = model.readout_keys();
   std::vector<EvaluationReport> parts;
-  std::vector<std::string> row_session;
+  std::vector<std::string> row_session, unrepeated;
   std::vector<int64_t> row_neuron;
-  bool by_trial = true;
-  for (const auto& [key, s] : sessions) by_trial = by_trial && !s.test_by_trial.empty();
-  int64_t frames = 0, repeats = 0;
+  nlohmann::json trials_per_session = nlohmann::json::object();
+  int64_t frames = 0, fewest_repeats = -1;
   for (const auto& [key, s] : sessions) {
     check(std::find(model_sessions.begin(), model_sessions.end(), key) != model_sessions.end(), key,
           "the model has no readout for this session");
@@ -55,54 +56,61 @@ EvaluationReport evaluate_retina(nn::Model& model, const std::map<std::string, d
     check(s.test_responses.at(name).size(1) == n, key,
           "the data has " + std::to_string(s.test_responses.at(name).size(1)) + " neurons, the model's readout " +
               std::to_string(n));
-    at::Tensor responses;  // (frames, repeats, neurons) after the lag
-    if (by_trial)
+    // (frames, repeats, neurons) after the lag; a session without its trials
+    // counts as one repeat (the average), as openretina's eval does.
+    at::Tensor responses;
+    if (s.test_by_trial.count(name))
       responses = s.test_by_trial.at(name).slice(1, lag).permute({1, 0, 2});
     else
       responses = s.test_responses.at(name).slice(0, lag).unsqueeze(1);
     at::Tensor t;
     if (truth.count(key)) t = truth.at(key).t().slice(0, lag);
-    if (by_trial) {
-      parts.push_back(evaluate_predictions(responses, pred, options.var_ratio_cutoff, "var_ratio", t));
-    } else {
-      EvaluationReport r;
-      r.columns = {"corr_to_average"};
-      std::vector<at::Tensor> cols{correlation_to_average(responses, pred)};
-      if (t.defined()) {
-        r.columns.push_back("corr_to_truth");
-        cols.push_back(correlation(t, pred));
-      }
-      r.table = torch::stack(cols, 1).to(torch::kFloat64);
-      r.included = torch::ones({n}, torch::kBool);
-      parts.push_back(r);
-    }
+    parts.push_back(evaluate_predictions(responses, pred, options.var_ratio_cutoff, "var_ratio", t));
+    if (responses.size(1) < kMinRepeatsForNoiseCeiling) unrepeated.push_back(key);
     frames = responses.size(0);
-    repeats = responses.size(1);
+    fewest_repeats = fewest_repeats < 0 ? responses.size(1) : std::min(fewest_repeats, responses.size(1));
+    trials_per_session[key] = responses.size(1);
     for (int64_t i = 0; i < n; ++i) {
       row_session.push_back(key);
       row_neuron.push_back(i);
     }
   }
+  const bool none_repeated = unrepeated.size() == sessions.size();
   EvaluationReport r;
   r.columns = parts.front().columns;
-  std::vector<at::Tensor> tables, included;
-  for (const auto& p : parts) {
+  std::vector<at::Tensor> tables, included, missing;
+  for (auto& p : parts) {
     check(p.columns == r.columns, "evaluation", "sessions differ in the measures they allow (truth for some only?)");
     tables.push_back(p.table);
+    // openretina's filter: with var_ratio in some sessions, the neurons of the
+    // sessions without one are left out; with var_ratio in none, all count.
+    if (p.missing.defined() && !none_repeated) p.included.fill_(false);
     included.push_back(p.included);
+    missing.push_back(p.missing.defined() ? p.missing : torch::zeros(p.table.sizes(), torch::kBool));
   }
   r.table = torch::cat(tables, 0);
   r.included = torch::cat(included, 0);
+  if (!unrepeated.empty()) r.missing = torch::cat(missing, 0);
   r.row_session = row_session;
   r.row_neuron = row_neuron;
   const int64_t n_in = r.included.sum().item<int64_t>();
   r.summary = {{"n_neurons", r.table.size(0)},
                {"n_included", n_in},
                {"n_sessions", sessions.size()},
-               {"criterion", by_trial ? "var_ratio" : "all (no repeated trials)"},
+               {"criterion", none_repeated ? kAllNeuronsCriterion : "var_ratio"},
                {"threshold", options.var_ratio_cutoff},
                {"n_frames", frames},
-               {"n_repeats", repeats}};
+               {"n_repeats", fewest_repeats},
+               {"n_trials_per_session", trials_per_session}};
+  if (none_repeated) {
+    r.summary["note"] = noise_ceiling_note(fewest_repeats);
+  } else if (!unrepeated.empty()) {
+    std::string names;
+    for (const auto& k : unrepeated) names += (names.empty() ? "" : ", ") + k;
+    r.summary["note"] = "FEV, FEVE and oracle need ≥ " + std::to_string(kMinRepeatsForNoiseCeiling) +
+                        " repeats of the test stimulus; session(s) " + names +
+                        " have 1: their cells are empty and their neurons are not in the summary";
+  }
   add_column_summaries(r);
   return r;
 }

@@ -46,8 +46,24 @@ Schema factorized_keys() {
 }  // namespace
 
 const FamilySchema& retina_family() {
+  // layout hoefling_2024: openretina's quality_checks/hoefling_2024.yaml
+  static const Schema hoefling_quality_checks = {
+      key("filter_cell_types", Kind::boolean),
+      key("cell_types_list", Kind::count_list),
+      key("chirp_qi", Kind::number),
+      key("d_qi", Kind::number),
+      choice("qi_logic", {"or", "and"}),
+      key("filter_counts", Kind::boolean),
+      key("count_threshold", Kind::count),
+      key("classifier_confidence", Kind::number),
+  };
   static const Schema data = {
-      choice("layout", {"hdf5", "maheswaranathan_2023"}),
+      choice("layout", {"hdf5", "maheswaranathan_2023", "hoefling_2024"}),
+      key("movies_path", Kind::string),
+      key("responses_path", Kind::string),
+      section("quality_checks", hoefling_quality_checks),
+      choice("trace_type", {"spikes", "raw", "preprocessed", "detrended"}),
+      key("scale_traces", Kind::number),
       key("dir", Kind::string, Need::run),
       key("response_type", Kind::string),
       key("stim_type", Kind::string),
@@ -66,6 +82,29 @@ const FamilySchema& retina_family() {
       key("core", Kind::core, Need::run),
       key("readout", Kind::readout, Need::run),
   };
+  // PyTorch's scheduler arguments (and Lightning's interval, frequency) of
+  // the scheduler training.lr_schedule names (optimizer_config.cpp).
+  static const Schema lr_scheduler = {
+      choice("interval", {"epoch", "step"}),
+      key("frequency", Kind::positive),
+      key("step_size", Kind::positive),
+      key("milestones", Kind::count_list),
+      key("gamma", Kind::number),
+      key("T_max", Kind::positive),
+      key("eta_min", Kind::number),
+      key("T_0", Kind::positive),
+      key("T_mult", Kind::positive),
+      key("max_lr", Kind::number),
+      key("total_steps", Kind::count),
+      key("pct_start", Kind::number),
+      choice("anneal_strategy", {"cos", "linear"}),
+      key("cycle_momentum", Kind::boolean),
+      key("base_momentum", Kind::number),
+      key("max_momentum", Kind::number),
+      key("div_factor", Kind::number),
+      key("final_div_factor", Kind::number),
+      key("three_phase", Kind::boolean),
+  };
   static const Schema training = {
       key("lr", Kind::number),
       key("weight_decay", Kind::number),
@@ -73,7 +112,19 @@ const FamilySchema& retina_family() {
       key("chunk_size", Kind::positive),
       key("drop_last", Kind::boolean),
       key("max_epochs", Kind::count),
-      choice("lr_schedule", {"plateau", "periods"}),
+      choice("lr_schedule", {"plateau", "periods", "one_cycle", "cosine_annealing", "cosine_annealing_warm_restarts",
+                             "step", "multi_step", "exponential"}),
+      section("lr_scheduler", lr_scheduler),
+      choice("optimizer", {"adamw", "sgd"}),
+      key("momentum", Kind::number),
+      key("dampening", Kind::number),
+      key("nesterov", Kind::boolean),
+      key("betas", Kind::number_list),
+      key("eps", Kind::number),
+      key("accumulate_grad_batches", Kind::positive),
+      choice("loss", {"poisson", "l1_poisson", "mse", "correlation"}),
+      key("gamma_l1", Kind::number),
+      key("loss_avg", Kind::boolean),
       key("period_epochs", Kind::count_list),
       key("plateau_factor", Kind::number),
       key("plateau_patience", Kind::count),

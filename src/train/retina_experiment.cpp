@@ -4,8 +4,15 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <filesystem>
+
+#include "fovea/data/hoefling_dataset.h"
 #include "fovea/data/maheswaranathan_dataset.h"
+#include "fovea/data/published_datasets.h"
+#include "fovea/nn/pretrained_models.h"
 #include "config_fields.h"
+#include "optimizer_config.h"
 #include "fovea/error.h"
 #include "fovea/nn/gaussian_mask_readout.h"
 #include "fovea/train/config_check.h"
@@ -15,15 +22,72 @@ namespace fovea::train {
 
 bool is_retina_config(const Json& config) { return get<std::string>(config, "family", "") == "retina"; }
 
+namespace {
+
+// data.* of the hoefling_2024 layout: its files, quality checks and fixed clips.
+void hoefling_data_options(const Json& d, RetinaDataOptions& o) {
+  o.movies_path = get<std::string>(d, "movies_path", "");
+  o.responses_path = get<std::string>(d, "responses_path", "");
+  o.trace_type = get<std::string>(d, "trace_type", o.trace_type);
+  o.scale_traces = get<double>(d, "scale_traces", o.scale_traces);
+  if (d.contains("quality_checks") && d.at("quality_checks").is_object()) {
+    const Json& q = d.at("quality_checks");
+    auto& c = o.quality_checks;
+    c.filter_cell_types = get<bool>(q, "filter_cell_types", c.filter_cell_types);
+    c.cell_types_list = get<std::vector<int64_t>>(q, "cell_types_list", c.cell_types_list);
+    c.chirp_qi = get<double>(q, "chirp_qi", c.chirp_qi);
+    c.d_qi = get<double>(q, "d_qi", c.d_qi);
+    c.qi_logic = get<std::string>(q, "qi_logic", c.qi_logic);
+    c.filter_counts = get<bool>(q, "filter_counts", c.filter_counts);
+    c.count_threshold = get<int64_t>(q, "count_threshold", c.count_threshold);
+    c.classifier_confidence = get<double>(q, "classifier_confidence", c.classifier_confidence);
+  }
+  // openretina's fixed layout: 150-frame clips, validation clips named by canonical id.
+  if (d.contains("clip_length") && o.split.clip_length != data::kHoeflingClipLength)
+    fail("config field 'data.clip_length'", "must be 150 for layout hoefling_2024 (the published clips), got " +
+                                                std::to_string(o.split.clip_length));
+  o.split.clip_length = data::kHoeflingClipLength;
+  o.test_names = {"test"};
+}
+
+// The one file in `dir` whose name ends in one of `suffixes`, or `given` (relative to `dir`).
+std::string file_in_dir(const std::string& dir, const std::string& given, const std::vector<std::string>& suffixes,
+                        const std::string& field) {
+  namespace fs = std::filesystem;
+  if (!given.empty()) return fs::path(given).is_absolute() ? given : (fs::path(dir) / given).string();
+  if (!fs::is_directory(dir)) fail(dir, "dataset directory does not exist");
+  std::vector<std::string> found;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    for (const auto& suffix : suffixes)
+      if (e.is_regular_file() && name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        found.push_back(e.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::string list;
+  for (const auto& s : suffixes) list += (list.empty() ? "" : " or ") + s;
+  if (found.size() != 1)
+    fail(dir, std::to_string(found.size()) + " files end in " + list + (found.empty() ? "" : " (" + found[0] + ", …)") +
+                  "; name the one to use with data." + field);
+  return found.front();
+}
+
+}  // namespace
+
 RetinaDataOptions retina_data_options(const Json& d) {
   RetinaDataOptions o;
   o.layout = get<std::string>(d, "layout", o.layout);
-  if (o.layout != "hdf5" && o.layout != "maheswaranathan_2023")
-    fail("config field 'data.layout'", "unknown layout '" + o.layout + "' (known: hdf5, maheswaranathan_2023)");
+  o.dir = get<std::string>(d, "dir", "");
+  // data.dir may name a published dataset, which implies its layout.
+  if (!d.contains("layout") && !data::published_dataset_layout(o.dir).empty() && !std::filesystem::is_directory(o.dir))
+    o.layout = data::published_dataset_layout(o.dir);
+  if (o.layout != "hdf5" && o.layout != "maheswaranathan_2023" && o.layout != "hoefling_2024")
+    fail("config field 'data.layout'",
+         "unknown layout '" + o.layout + "' (known: hdf5, maheswaranathan_2023, hoefling_2024)");
   o.response_type = get<std::string>(d, "response_type", o.response_type);
   o.stim_type = get<std::string>(d, "stim_type", o.stim_type);
   o.fr_normalization = get<double>(d, "fr_normalization", o.fr_normalization);
-  o.dir = get<std::string>(d, "dir", "");
   o.test_names = get<std::vector<std::string>>(d, "test_names", o.test_names);
   o.stimulus_size = get<std::vector<int64_t>>(d, "stimulus_size", {});
   if (d.contains("norm_mean") && !d.at("norm_mean").is_null()) o.norm_mean = get<double>(d, "norm_mean", 0.0);
@@ -33,11 +97,33 @@ RetinaDataOptions retina_data_options(const Json& d) {
   o.split.num_val_clips = get<int64_t>(d, "num_val_clips", o.split.num_val_clips);
   o.split.val_clip_indices = get<std::vector<int64_t>>(d, "val_clip_indices", {});
   o.split.seed = get<uint32_t>(d, "split_seed", o.split.seed);
+  if (o.layout == "hoefling_2024") hoefling_data_options(d, o);
   return o;
 }
 
 data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
   if (o.dir.empty()) fail("config section 'data'", "needs 'dir', the dataset directory");
+  if (o.layout == "hoefling_2024") {
+    data::HoeflingOptions h;
+    if (data::is_published_dataset(o.dir) && !std::filesystem::is_directory(o.dir)) {
+      // A dataset name: the published files, downloaded once into the cache.
+      const data::PublishedFiles files = data::fetch_published_dataset(o.dir, nn::model_base_url());
+      check(files.layout == o.layout, "config field 'data.layout'",
+            "'" + o.layout + "' cannot read the published dataset '" + o.dir + "' (its layout is " + files.layout + ")");
+      h.movies_path = o.movies_path.empty() ? files.movies_path : o.movies_path;
+      h.responses_path = o.responses_path.empty() ? files.responses_path : o.responses_path;
+    } else {
+      h.movies_path = file_in_dir(o.dir, o.movies_path, {".pkl", ".pickle"}, "movies_path");
+      h.responses_path = file_in_dir(o.dir, o.responses_path, {".h5", ".hdf5"}, "responses_path");
+    }
+    h.quality = o.quality_checks;
+    h.trace_type = o.trace_type;
+    h.scale_traces = o.scale_traces;
+    if (!o.split.val_clip_indices.empty()) h.validation_clip_indices = o.split.val_clip_indices;
+    o.norm_mean = 0.0;  // the published movies are already normalised; openretina applies nothing
+    o.norm_std = 1.0;
+    return data::load_hoefling_2024(h);
+  }
   if (o.layout == "maheswaranathan_2023") {
     data::MaheswaranathanOptions m;
     m.dir = o.dir;
@@ -82,7 +168,11 @@ std::map<std::string, data::SessionClips> split_sessions(const data::RetinaDatas
     data::SessionClips s;
     if (!test_only) {
       check(r.train.defined() && m.train.defined(), key, "the session has no training stimulus");
-      s = data::split_session(m.train, r.train, options, key);
+      data::ClipSplitOptions session_options = options;
+      // Layouts with a published validation set give each session's clips.
+      if (auto v = dataset.val_clip_indices.find(key); v != dataset.val_clip_indices.end())
+        session_options.val_clip_indices = v->second;
+      s = data::split_session(m.train, r.train, session_options, key);
     }
     for (const auto& [name, movie] : m.test) {
       s.test_movies[name] = movie;
@@ -129,6 +219,20 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
                     {"norm_mean", data_options.norm_mean.value_or(0.0)},
                     {"norm_std", data_options.norm_std.value_or(1.0)},
                     {"clip_length", data_options.split.clip_length}};
+  if (data_options.layout == "hoefling_2024") {
+    // What eval needs to select the same ROIs again.
+    const auto& q = data_options.quality_checks;
+    data_json["movies_path"] = data_options.movies_path;
+    data_json["responses_path"] = data_options.responses_path;
+    data_json["trace_type"] = data_options.trace_type;
+    data_json["scale_traces"] = data_options.scale_traces;
+    data_json["quality_checks"] = {{"filter_cell_types", q.filter_cell_types}, {"cell_types_list", q.cell_types_list},
+                                   {"chirp_qi", q.chirp_qi}, {"d_qi", q.d_qi}, {"qi_logic", q.qi_logic},
+                                   {"filter_counts", q.filter_counts}, {"count_threshold", q.count_threshold},
+                                   {"classifier_confidence", q.classifier_confidence}};
+    if (!data_options.split.val_clip_indices.empty())
+      data_json["val_clip_indices"] = data_options.split.val_clip_indices;
+  }
   spec["data"] = data_json;
   // openretina's data_info keys, so tools that read them find them.
   spec["data_info"] = {{"input_shape", {channels, first.train_movie.size(2), first.train_movie.size(3)}},
@@ -157,7 +261,8 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   RetinaRecipe recipe;
   recipe.batch_size = get<int64_t>(t, "batch_size", recipe.batch_size);
   recipe.chunk_size = get<int64_t>(t, "chunk_size", recipe.chunk_size);
-  recipe.weight_decay = get<double>(t, "weight_decay", recipe.weight_decay);
+  recipe.weight_decay = get<double>(t, "weight_decay", default_weight_decay(get<std::string>(t, "optimizer", "adamw")));
+  recipe.loss = read_retina_loss(t);
   recipe.drop_last = get<bool>(t, "drop_last", recipe.drop_last);
   recipe.seed = seed;
   RetinaTask task(model, sessions, recipe, device);
@@ -175,6 +280,7 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   o.patience = get<int64_t>(t, "patience", 10);
   o.min_delta = get<double>(t, "min_delta", 1e-3);
   o.grad_clip_norm = get<double>(t, "grad_clip_norm", 1.0);
+  read_optimizer_and_scheduler(t, o);
   o.restore_best_each_period = true;
   o.metrics_csv = metrics_csv;
   o.show_progress = show_progress;

@@ -36,4 +36,39 @@ at::Tensor poisson_loss_3d(const at::Tensor& output, const at::Tensor& target, c
   return options.avg ? loss.mean() : loss.sum();
 }
 
+at::Tensor l1_poisson_loss_3d(const at::Tensor& output, const at::Tensor& target, double gamma_l1,
+                              const PoissonLoss3dOptions& options) {
+  at::Tensor poisson = poisson_loss_3d(output, target, options);
+  if (options.per_neuron) return poisson + gamma_l1 * output.reshape({-1, output.size(-1)}).abs().mean(0);
+  return poisson + gamma_l1 * (options.avg ? output.abs().mean() : output.abs().sum());
+}
+
+at::Tensor mse_loss_3d(const at::Tensor& output, const at::Tensor& target) {
+  at::Tensor y = align_target_3d(output, target, "MSE3d");
+  return (output - y).pow(2).sum();
+}
+
+at::Tensor correlation_loss_3d(const at::Tensor& output, const at::Tensor& target, double eps, bool avg) {
+  at::Tensor y = align_target_3d(output, target, "CorrelationLoss3d");
+  at::Tensor dx = output - output.mean(1, true);
+  at::Tensor dy = y - y.mean(1, true);
+  at::Tensor corr = (dx * dy).mean(1) / torch::sqrt((dx.pow(2).mean(1) + eps) * (dy.pow(2).mean(1) + eps));
+  return avg ? -corr.mean() : -corr.sum();
+}
+
+const std::vector<std::string>& retina_loss_names() {
+  static const std::vector<std::string> names = {"poisson", "l1_poisson", "mse", "correlation"};
+  return names;
+}
+
+at::Tensor retina_loss(const at::Tensor& output, const at::Tensor& target, const RetinaLossOptions& options) {
+  PoissonLoss3dOptions poisson;
+  poisson.avg = options.avg;
+  if (options.name == "poisson") return poisson_loss_3d(output, target, poisson);
+  if (options.name == "l1_poisson") return l1_poisson_loss_3d(output, target, options.gamma_l1, poisson);
+  if (options.name == "mse") return mse_loss_3d(output, target);
+  if (options.name == "correlation") return correlation_loss_3d(output, target, 1e-16, options.avg);
+  fail("training option 'loss'", "unknown loss '" + options.name + "' (known: poisson, l1_poisson, mse, correlation)");
+}
+
 }  // namespace fovea::train

@@ -24,6 +24,9 @@ RetinaTask::RetinaTask(std::shared_ptr<nn::Model> model, std::map<std::string, d
     : model_(std::move(model)), sessions_(std::move(sessions)), recipe_(recipe), device_(device) {
   check(!sessions_.empty(), "training data", "there are no sessions");
   check(recipe_.batch_size >= 1, "training option 'batch_size'", "must be at least 1");
+  const auto& losses = retina_loss_names();
+  check(std::find(losses.begin(), losses.end(), recipe_.loss.name) != losses.end(), "training option 'loss'",
+        "unknown loss '" + recipe_.loss.name + "' (known: poisson, l1_poisson, mse, correlation)");
   for (const auto& [key, s] : sessions_) {
     check(recipe_.chunk_size <= s.train_movie.size(1), key,
           "the training movie has " + std::to_string(s.train_movie.size(1)) + " frames, fewer than chunk_size " +
@@ -95,7 +98,7 @@ std::pair<at::Tensor, at::Tensor> RetinaTask::batch_data(const BatchRef& batch) 
 at::Tensor RetinaTask::batch_loss(const BatchRef& batch) {
   auto [inputs, targets] = batch_data(batch);
   at::Tensor output = model_->forward(inputs, batch.data_key);
-  return poisson_loss_3d(output, targets) + model_->core()->regularizer() +
+  return retina_loss(output, targets, recipe_.loss) + model_->core()->regularizer() +
          model_->readout()->regularizer(batch.data_key);
 }
 

@@ -1,10 +1,13 @@
 // The generic training loop: periods of AdamW with decaying learning rate,
-// best-on-validation state restored at each period, early stopping.
+// best-on-validation state restored at each period, early stopping; or one
+// run with ReduceLROnPlateau or one of PyTorch's schedulers; AdamW or SGD;
+// gradient accumulation.
 #include "fovea/train/trainer.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <limits>
@@ -70,8 +73,34 @@ std::string score_text(double score) {
   return s.str();
 }
 
+namespace {
+// A group's weight decay, whichever optimiser's options the task gave it.
+double group_weight_decay(const torch::optim::OptimizerOptions& o) {
+  if (auto* a = dynamic_cast<const torch::optim::AdamWOptions*>(&o)) return a->weight_decay();
+  if (auto* s = dynamic_cast<const torch::optim::SGDOptions*>(&o)) return s->weight_decay();
+  if (auto* b = dynamic_cast<const torch::optim::AdamOptions*>(&o)) return b->weight_decay();
+  return 0.0;
+}
+}  // namespace
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(TrainingTask& task, double lr, const TrainerOptions& options) {
   auto groups = task.param_groups();
+  if (options.optimizer == "sgd") {
+    check(options.momentum >= 0 && options.dampening >= 0, "training option 'momentum'",
+          "momentum and dampening must be >= 0");
+    // torch.optim.SGD refuses nesterov without momentum or with dampening.
+    check(!options.nesterov || (options.momentum > 0 && options.dampening == 0), "training option 'nesterov'",
+          "Nesterov momentum requires a momentum and zero dampening");
+    auto sgd = [&](double wd) {
+      return torch::optim::SGDOptions(lr).momentum(options.momentum).dampening(options.dampening).nesterov(options.nesterov).weight_decay(wd);
+    };
+    std::vector<torch::optim::OptimizerParamGroup> sgd_groups;
+    for (auto& g : groups)
+      sgd_groups.emplace_back(g.params(), std::make_unique<torch::optim::SGDOptions>(sgd(group_weight_decay(g.options()))));
+    return std::make_unique<torch::optim::SGD>(sgd_groups, sgd(0.0));
+  }
+  check(options.optimizer == "adamw", "training option 'optimizer'",
+        "must be adamw or sgd, got '" + options.optimizer + "'");
   for (auto& g : groups) {
     auto& o = static_cast<torch::optim::AdamWOptions&>(g.options());
     o.lr(lr).betas({options.adam_beta1, options.adam_beta2}).eps(options.adam_eps);
@@ -81,7 +110,10 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(TrainingTask& task, doub
 }
 
 EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::optim::Optimizer& optimizer,
-                           int64_t epoch, const TrainerOptions& options, const std::string& label) {
+                           int64_t epoch, const TrainerOptions& options, const std::string& label,
+                           LrScheduler* step_scheduler) {
+  check(options.accumulate_grad_batches >= 1, "training option 'accumulate_grad_batches'", "must be at least 1");
+  const int64_t accumulate = options.accumulate_grad_batches;
   EpochStats stats;
   model.train();
   std::vector<at::Tensor> params;
@@ -91,8 +123,8 @@ EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::
   ProgressBar bar(static_cast<int64_t>(batches.size()), label.empty() ? "epoch " + std::to_string(epoch + 1) : label,
                   options.show_progress);
   double loss_sum = 0.0;
+  optimizer.zero_grad();
   for (size_t b = 0; b < batches.size(); ++b) {
-    optimizer.zero_grad();
     at::Tensor loss = task.batch_loss(batches[b]);
     const double value = loss.item<double>();
     if (!std::isfinite(value)) {
@@ -102,10 +134,17 @@ EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::
       bar.finish("diverged");
       return stats;
     }
-    loss.backward();
-    if (options.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(params, options.grad_clip_norm);
-    optimizer.step();
-    task.after_step();
+    // Lightning divides each loss by accumulate_grad_batches, so k batches'
+    // gradients add up to their mean (the last group of an epoch included).
+    (accumulate > 1 ? loss / static_cast<double>(accumulate) : loss).backward();
+    const bool step_now = (static_cast<int64_t>(b) + 1) % accumulate == 0 || b + 1 == batches.size();
+    if (step_now) {
+      if (options.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(params, options.grad_clip_norm);
+      optimizer.step();
+      task.after_step();
+      optimizer.zero_grad();
+      if (step_scheduler) step_scheduler->interval_done();
+    }
     loss_sum += value;
     bar.update(static_cast<int64_t>(b + 1), "loss " + std::to_string(value));
   }
@@ -124,10 +163,16 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
   bool stop_all = false;
   std::vector<int64_t> early_stopped_periods;
 
-  if (options.lr_schedule != "periods" && options.lr_schedule != "plateau")
-    fail("training option 'lr_schedule'", "must be periods or plateau, got '" + options.lr_schedule + "'");
+  const auto& scheduler_names = lr_scheduler_names();
+  const bool torch_scheduler =
+      std::find(scheduler_names.begin(), scheduler_names.end(), options.lr_schedule) != scheduler_names.end();
+  if (options.lr_schedule != "periods" && options.lr_schedule != "plateau" && !torch_scheduler)
+    fail("training option 'lr_schedule'",
+         "must be periods, plateau, one_cycle, cosine_annealing, cosine_annealing_warm_restarts, step, multi_step or "
+         "exponential, got '" + options.lr_schedule + "'");
   const bool plateau = options.lr_schedule == "plateau";
-  const std::vector<int64_t> periods = plateau ? std::vector<int64_t>{options.max_epochs} : options.period_epochs;
+  const std::vector<int64_t> periods =
+      plateau || torch_scheduler ? std::vector<int64_t>{options.max_epochs} : options.period_epochs;
   constexpr double kNone = -std::numeric_limits<double>::infinity();  // no finite score yet
   double best_for_patience = kNone;
   double plateau_best = kNone;
@@ -139,11 +184,25 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
     double lr = options.lr * std::pow(options.period_lr_factor, static_cast<double>(period));
     // A fresh optimiser each period, as minimodel does.
     auto optimizer = make_optimizer(task, lr, options);
+    std::unique_ptr<LrScheduler> scheduler;
+    if (torch_scheduler) {
+      LrSchedulerOptions so = options.lr_scheduler;
+      so.name = options.lr_schedule;
+      if (so.name == "one_cycle" && so.total_steps == 0) {
+        // Lightning's estimated_stepping_batches: optimiser steps per epoch × max_epochs.
+        const int64_t a = std::max<int64_t>(1, options.accumulate_grad_batches);
+        so.total_steps = (task.batches_per_epoch() + a - 1) / a * options.max_epochs;
+      }
+      scheduler = std::make_unique<LrScheduler>(*optimizer, so);
+    }
+    LrScheduler* step_scheduler = scheduler && scheduler->options().interval == "step" ? scheduler.get() : nullptr;
 
     for (int64_t e = 0; e < periods[period]; ++e, ++epoch) {
       const auto epoch_start = std::chrono::steady_clock::now();
+      if (scheduler) lr = scheduler->lr();  // the rate the epoch starts with (the CSV's lr)
       auto stats = train_one_epoch(model, task, *optimizer, epoch, options,
-                                   "epoch " + std::to_string(epoch + 1) + " (period " + std::to_string(period + 1) + ")");
+                                   "epoch " + std::to_string(epoch + 1) + " (period " + std::to_string(period + 1) + ")",
+                                   step_scheduler);
       if (stats.diverged) {
         result.stop_reason = stats.reason;
         if (best_state.empty())
@@ -187,12 +246,13 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
           const double reduced = std::max(lr * options.plateau_factor, options.min_lr);
           if (reduced < lr) {
             lr = reduced;
-            for (auto& g : optimizer->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+            for (auto& g : optimizer->param_groups()) g.options().set_lr(lr);
             spdlog::info("learning rate reduced to {:.2e}", lr);
           }
           plateau_bad_epochs = 0;
         }
       }
+      if (scheduler && !step_scheduler) scheduler->interval_done();  // Lightning steps epoch schedulers after validation
       if (options.patience > 0 && since_best >= options.patience) {
         early_stopped_periods.push_back(static_cast<int64_t>(period + 1));
         ++epoch;

@@ -368,8 +368,8 @@ TEST_F(V1DatasetFiles, ImagesAndResponsesDisagree) {
   key(a, "ypos") = at::zeros({kNeurons - 1});
   expect_responses_error(a, {"responses.npz", "ypos has 4 entries but sp has 5 neurons"});
   a = valid_responses();
-  key(a, "ss_all") = key(a, "ss_all").slice(1, 0, 1);
-  expect_responses_error(a, {"responses.npz", "FEV needs at least 2"});
+  key(a, "ss_all") = key(a, "ss_all").slice(1, 0, 0);
+  expect_responses_error(a, {"responses.npz", "ss_all holds no repeats"});
 }
 
 TEST_F(V1DatasetFiles, NonFiniteResponses) {

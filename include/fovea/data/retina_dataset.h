@@ -45,6 +45,10 @@ struct SessionResponses {
 struct RetinaDataset {
   std::map<std::string, MovieSplit> movies;            // per session (shared stimuli are repeated by reference)
   std::map<std::string, SessionResponses> responses;   // per session, sorted by name
+  // Per session, for layouts whose validation clips are fixed by the
+  // published split (Höfling 2024): the clip indices of the training movie
+  // that validate, in order, used instead of the split's own choice.
+  std::map<std::string, std::vector<int64_t>> val_clip_indices;
   std::vector<std::string> sessions() const;
   std::map<std::string, int64_t> n_neurons_dict() const;
 };

@@ -18,6 +18,8 @@
 //  variance_explained: -inf or NaN (division by a zero variance).
 #include <ATen/core/Tensor.h>
 
+#include <string>
+
 namespace fovea::eval {
 
 // minimodel: total = var over all trials (ddof 1); noise = mean over stimuli of
@@ -42,5 +44,19 @@ at::Tensor correlation(const at::Tensor& a, const at::Tensor& b);
 at::Tensor per_trial_correlation(const at::Tensor& responses, const at::Tensor& predictions);
 // Tutorial "varexp": 1 - mean (y - prediction)^2 / var(y, ddof 0) over all trials.
 at::Tensor variance_explained(const at::Tensor& responses, const at::Tensor& predictions);
+// openretina's eval: PoissonLoss3d(per_neuron=True) between the prediction and
+// the trial average, mean over stimuli of (prediction - average * log(prediction + 1e-16)).
+at::Tensor poisson_loss_to_average(const at::Tensor& responses, const at::Tensor& predictions);
+// openretina's eval: MSE_numpy, mean over stimuli of (average - prediction)^2.
+at::Tensor mse_to_average(const at::Tensor& responses, const at::Tensor& predictions);
+
+// The measures above that need a noise variance (fev, feve, feve_openretina,
+// explainable_variance_ratio, oracle_jackknife) need this many repeats.
+constexpr int64_t kMinRepeatsForNoiseCeiling = 2;
+// One line saying why they are absent for `repeats` repeats of the test stimulus.
+std::string noise_ceiling_note(int64_t repeats);
+// fev, or NaN per neuron when the responses have fewer than 2 repeats (a
+// dataset without repeated test trials).
+at::Tensor fev_if_repeated(const at::Tensor& responses);
 
 }  // namespace fovea::eval

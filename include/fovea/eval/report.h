@@ -16,6 +16,9 @@ struct V1Dataset;
 
 namespace fovea::eval {
 
+// summary["criterion"] of a report without repeated test trials: every neuron is included.
+inline constexpr const char* kAllNeuronsCriterion = "all (no repeated trials)";
+
 struct EvaluationReport {
   std::vector<std::string> columns;  // metric names, in table order
   at::Tensor table;                  // (neurons, columns) float64
@@ -25,21 +28,33 @@ struct EvaluationReport {
   // row; empty for single-session reports.
   std::vector<std::string> row_session;
   std::vector<int64_t> row_neuron;
+  // Cells that cannot be computed (FEV, FEVE, oracle without repeated test
+  // trials): (neurons, columns) bool, or undefined when every cell is
+  // computed. They hold NaN in `table`, are written as empty CSV cells and
+  // summarised as null; summary["note"] says why.
+  at::Tensor missing;
+
+  bool is_missing(int64_t row, int64_t column) const;
 
   at::Tensor column(const std::string& name) const;
 };
 
 // `responses` (stimuli, repeats, neurons), `predictions` (stimuli, neurons).
 // Columns: fev, feve (minimodel), feve_openretina, var_ratio, corr_to_average,
-// oracle_jackknife, per_trial_corr, varexp; `truth` (stimuli, neurons), if
-// defined, adds corr_to_truth (correlation with the noise-free responses).
+// oracle_jackknife, per_trial_corr, varexp, poisson_loss_to_average,
+// mse_to_average; `truth` (stimuli, neurons), if defined, adds corr_to_truth
+// (correlation with the noise-free responses).
 // Neurons are included when fev > threshold (criterion "fev", minimodel) or
-// var_ratio >= threshold (criterion "var_ratio", openretina).
+// var_ratio >= threshold (criterion "var_ratio", openretina). With one repeat
+// (no repeated test trials) the noise-ceiling columns (fev, feve,
+// feve_openretina, var_ratio, oracle_jackknife) are missing, every neuron is
+// included (criterion "all (no repeated trials)", as openretina's eval skips
+// its var_ratio filter) and summary["note"] says so.
 EvaluationReport evaluate_predictions(const at::Tensor& responses, const at::Tensor& predictions, double threshold,
                                       const std::string& criterion = "fev", const at::Tensor& truth = {});
 
 // Fills summary["mean"] and summary["median"]: per column, over the included
-// rows with finite values.
+// rows with finite values; null where every included cell is missing.
 void add_column_summaries(EvaluationReport& report);
 
 // Runs a V1 model on the dataset's test images and evaluates it.

@@ -26,8 +26,11 @@ std::pair<at::Tensor, int64_t> predict_test_movie(nn::Model& model, const at::Te
 
 // One report over the neurons of all sessions (rows in session order, then
 // neuron order; EvaluationReport::row_session / row_neuron say which). With
-// repeated trials every measure is computed; with only the trial average, the
-// correlation to the average. `truth` (session -> (N, T_test)), where given,
+// repeated trials every measure is computed; a session with one trial (or
+// only the trial average) leaves FEV, FEVE, var_ratio and the oracle empty
+// (EvaluationReport::missing) and is left out of the summary when other
+// sessions have repeats (all neurons count when none has); summary["note"]
+// says which. `truth` (session -> (N, T_test)), where given,
 // adds the correlation to the noise-free responses.
 EvaluationReport evaluate_retina(nn::Model& model, const std::map<std::string, data::SessionClips>& sessions,
                                  const RetinaEvalOptions& options,

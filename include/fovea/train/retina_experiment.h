@@ -2,13 +2,17 @@
 // Training an openretina-style core-readout model from a run configuration
 // (configs/retina_*.yaml):
 //   family:   retina
-//   data:     layout (hdf5: openretina's generic layout; maheswaranathan_2023),
+//   data:     layout (hdf5: openretina's generic layout; maheswaranathan_2023;
+//             hoefling_2024: movies_path, responses_path, quality_checks, trace_type, scale_traces),
 //             dir, test_names,
 //             stimulus_size, norm_mean / norm_std (null: from the training
 //             movies), clip_length, num_val_clips, val_clip_indices, split_seed
 //   model:    hidden_channels, core {type, ...}, readout {type, ...}
 //   training: lr, weight_decay, batch_size, chunk_size, max_epochs, the
-//             plateau schedule, early stopping, grad_clip_norm
+//             plateau schedule or a PyTorch scheduler (lr_schedule +
+//             lr_scheduler), optimizer (adamw | sgd), accumulate_grad_batches,
+//             loss (poisson | l1_poisson | mse | correlation), early
+//             stopping, grad_clip_norm (src/train/optimizer_config.h)
 //   output:   dir
 //   seed, device
 // The known keys and their types are listed once, in
@@ -19,6 +23,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "fovea/data/hoefling_dataset.h"
 #include "fovea/data/movie_clips.h"
 #include "fovea/data/retina_dataset.h"
 #include "fovea/nn/model.h"
@@ -33,7 +38,15 @@ bool is_retina_config(const Json& config);
 
 // The data section of a retina config (or of a retina model's spec["data"]).
 struct RetinaDataOptions {
-  std::string layout = "hdf5";           // hdf5 | maheswaranathan_2023
+  std::string layout = "hdf5";           // hdf5 | maheswaranathan_2023 | hoefling_2024
+  // hoefling_2024 only: the movie pickle and the responses HDF5 (empty: the
+  // one *.pkl/*.pickle and the one *.h5/*.hdf5 in `dir`; relative: in `dir`),
+  // the quality checks, trace type and scale (data.quality_checks.*,
+  // data.trace_type, data.scale_traces); data.val_clip_indices are canonical clip ids.
+  std::string movies_path, responses_path;
+  data::HoeflingQualityChecks quality_checks;
+  std::string trace_type = "spikes";
+  double scale_traces = 1.0;
   // maheswaranathan_2023 only (the reader z-scores each session's movies itself):
   std::string response_type = "firing_rate_20ms", stim_type = "naturalscene";
   double fr_normalization = 1.0;

@@ -6,8 +6,9 @@
 //     sessions interleaved as LongCycler does: a random session order, then
 //     round-robin for sessions × (the longest session's batch count) batches,
 //     shorter sessions starting a new pass (new shifts) when they run out;
-//   - loss: Σ Poisson over (B, T_out, N) against target[:, lag:] + the core's
-//     regulariser + that session's readout regulariser;
+//   - loss: Σ Poisson over (B, T_out, N) against target[:, lag:] (or another
+//     of openretina's losses, RetinaRecipe::loss) + the core's regulariser +
+//     that session's readout regulariser;
 //   - validation score: openretina's val_evaluation_loss, the correlation over
 //     time of each (clip, neuron) after the lag, averaged (CorrelationLoss3d
 //     with avg=True), per session, then over sessions;
@@ -18,6 +19,7 @@
 
 #include "fovea/data/movie_clips.h"
 #include "fovea/nn/model.h"
+#include "fovea/train/retina_losses.h"
 #include "fovea/train/trainer.h"
 
 namespace fovea::train {
@@ -28,6 +30,7 @@ struct RetinaRecipe {
   double weight_decay = 0.01;
   bool drop_last = true;     // drop each session's last partial batch (openretina's train loaders do)
   uint64_t seed = 42;
+  RetinaLossOptions loss;    // openretina's PoissonLoss3d by default
 };
 
 class RetinaTask : public TrainingTask {

@@ -3,8 +3,13 @@
 // validation score and the optimiser's parameter groups; the trainer runs the
 // schedule: learning-rate periods (minimodel) with the best state restored at
 // each period, early stopping on the validation score, optional gradient
-// clipping, a progress bar, and one row per epoch in a metrics CSV.
+// clipping, a progress bar, and one row per epoch in a metrics CSV. Besides
+// those it runs what openretina's configs ask of Lightning: AdamW or SGD,
+// PyTorch's learning-rate schedulers (lr_schedulers.h), and gradient
+// accumulation over batches.
 #include <torch/optim/optimizer.h>
+
+#include "fovea/train/lr_schedulers.h"
 
 #include <functional>
 #include <limits>
@@ -38,6 +43,9 @@ class TrainingTask {
   virtual std::vector<torch::optim::OptimizerParamGroup> param_groups() = 0;
   // Called after every optimiser step (e.g. clamping weights to be non-negative).
   virtual void after_step() {}
+  // The number of batches in an epoch (OneCycleLR's total steps come from it);
+  // by default the size of epoch 0's list.
+  virtual int64_t batches_per_epoch() { return static_cast<int64_t>(epoch_batches(0).size()); }
 };
 
 // One finished epoch, as its row of the metrics CSV; given to
@@ -69,14 +77,27 @@ struct TrainerOptions {
   // recipe: one run of max_epochs, the learning rate multiplied by
   // plateau_factor when the score has not risen by plateau_threshold
   // (absolute) for more than plateau_patience epochs, never below min_lr.
+  // One of lr_scheduler_names() (one_cycle, cosine_annealing, ...): one run
+  // of max_epochs with that PyTorch scheduler, configured by `lr_scheduler`
+  // (its `name` is set from lr_schedule).
   std::string lr_schedule = "periods";
+  LrSchedulerOptions lr_scheduler;
   int64_t max_epochs = 100;
   double plateau_factor = 0.3;
   int64_t plateau_patience = 5;
   double plateau_threshold = 5e-4;
   double min_lr = 0.0;
   double grad_clip_norm = 0.0;          // 0: no clipping
+  // "adamw" (torch.optim.AdamW: betas, eps) or "sgd" (torch.optim.SGD:
+  // momentum, dampening, nesterov); each group keeps the task's weight decay.
+  std::string optimizer = "adamw";
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_eps = 1e-8;
+  double momentum = 0.0, dampening = 0.0;
+  bool nesterov = false;
+  // Lightning's accumulate_grad_batches: the gradients of this many batches
+  // (each loss divided by it, as Lightning does) make one optimiser step; the
+  // last step of an epoch may have fewer. Clipping applies to the sum.
+  int64_t accumulate_grad_batches = 1;
   std::string metrics_csv;              // "" : none
   bool show_progress = true;
   EpochCallback on_epoch;               // called after every epoch's validation
@@ -100,15 +121,19 @@ std::string score_text(double score);
 TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOptions& options);
 
 // The pieces of fit(), for benchmarks and custom loops.
-// AdamW over the task's parameter groups at learning rate `lr`.
+// The optimiser `options.optimizer` names (AdamW or SGD) over the task's
+// parameter groups at learning rate `lr`.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(TrainingTask& task, double lr, const TrainerOptions& options);
 struct EpochStats {
   double mean_loss = 0.0;
   bool diverged = false;   // a non-finite loss stopped the epoch
   std::string reason;      // why it diverged
 };
-// One pass over the task's batches for `epoch` (model in train mode).
+// One pass over the task's batches for `epoch` (model in train mode), one
+// optimiser step per options.accumulate_grad_batches batches; `step_scheduler`
+// (if given) is told of every optimiser step (a scheduler with interval "step").
 EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::optim::Optimizer& optimizer,
-                           int64_t epoch, const TrainerOptions& options, const std::string& label = "");
+                           int64_t epoch, const TrainerOptions& options, const std::string& label = "",
+                           LrScheduler* step_scheduler = nullptr);
 
 }  // namespace fovea::train
