@@ -18,6 +18,7 @@
 #include "fovea/data/hoefling_dataset.h"
 #include "fovea/error.h"
 #include "data/hoefling_fixture.h"
+#include "test_util.h"
 
 namespace {
 
@@ -72,14 +73,7 @@ void expect_close(const at::Tensor& actual, const at::Tensor& expected, const st
   EXPECT_LT(err, 1e-5 * std::max(1.0, expected.abs().max().item<double>())) << what;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fovea::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using fovea::test::error_of;
 
 TEST(HoeflingDataset, FiltersResamplesAndSplitsResponsesAsOpenretina) {
   Fixture fx;

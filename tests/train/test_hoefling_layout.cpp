@@ -14,6 +14,7 @@
 #include "fovea/error.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/train/config_check.h"
+#include "test_util.h"
 #include "fovea/train/retina_experiment.h"
 #include "http_test_server.h"
 #include "io/detail.h"
@@ -24,14 +25,7 @@ using namespace fovea::test::hoefling;
 namespace data = fovea::data;
 namespace train = fovea::train;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const fovea::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using fovea::test::error_of;
 
 TEST(HoeflingLayout, ConfigLayoutGivesOpenretinasValidationAndTrainingClips) {
   Fixture fx;
