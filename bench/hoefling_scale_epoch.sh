@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 "$build/fovea" simulate retina "$work/data" --sessions 11 --neurons-per-session 60 \
   --train-frames 16200 --test-frames 750 --repeats 3 --seed 0 > /dev/null
 "$build/fovea" train --config configs/retina_hoefling_2024_low_res.yaml --threads "$threads" \
-  data.dir="$work/data" output.dir="$work/run" training.batch_size=32 training.max_epochs="$epochs" \
+  data.layout=hdf5 data.dir="$work/data" output.dir="$work/run" training.batch_size=32 training.max_epochs="$epochs" \
   training.patience=1000 > "$work/train.log" 2>&1
 
 echo "Höfling-scale epochs (11 sessions × 60 cells, 16,200 frames, batch 32, $threads threads):"

@@ -20,6 +20,7 @@ MinimodelsResult minimodels(const MinimodelsOptions& o) {
   config["seed"] = o.seed;
   config["device"] = o.device;
   config["data"] = full->spec().value("data", train::Json::object());
+  if (!files.mouse.empty()) config["data"]["mouse"] = files.mouse;  // recorded in each minimodel's spec
   config["data"]["images"] = files.images;
   config["data"]["responses"] = files.responses;
   // The recipe with the full model's data options, checked before the data is read.
@@ -33,7 +34,8 @@ MinimodelsResult minimodels(const MinimodelsOptions& o) {
                  {"feve_minimodel", row.feve_minimodel}, {"channels_used", static_cast<double>(row.channels_used)}}});
   };
   MinimodelsResult r;
-  r.rows = train::fit_minimodels(*full, o.full_model, dataset, o.neurons, config, o.output, !o.quiet, on_fitted);
+  r.rows = train::fit_minimodels(*full, o.full_model, dataset, o.neurons, config, o.output, !o.quiet, on_fitted,
+                                o.resume);
   r.summary_csv = (std::filesystem::path(o.output) / "summary.csv").string();
   return r;
 }

@@ -7,6 +7,7 @@
 
 #include "dataset_evaluation.h"
 #include "fovea/api/runtime.h"
+#include "fovea/data/monkey_v1_dataset.h"
 #include "fovea/data/v1_dataset.h"
 #include "fovea/error.h"
 #include "fovea/eval/metrics.h"
@@ -32,6 +33,23 @@ std::string text_field(const train::Json& config, const std::string& section, co
   return s.contains(key) && s.at(key).is_string() ? s.at(key).get<std::string>() : "";
 }
 
+constexpr const char* kRunConfigFile = "run_config.json";
+
+train::Json read_config(const TrainOptions& o) {
+  return o.config_text.empty() ? train::load_config(o.config, o.overrides)
+                               : train::config_from_yaml(o.config_text, o.config, o.overrides);
+}
+
+// The configuration a run saved in its output folder, for --resume.
+train::Json resumed_config(const TrainOptions& o) {
+  if (!o.config.empty() || !o.config_text.empty() || !o.overrides.empty() || o.seed)
+    fail("--resume", "continues the run with the configuration it saved; give no --config, overrides or --seed");
+  const fs::path path = fs::path(o.resume) / kRunConfigFile;
+  if (!fs::is_directory(o.resume)) fail(o.resume, "no such training output folder");
+  if (!fs::exists(path)) fail(path.string(), "missing: not the output folder of a fovea training run");
+  return train::config_from_yaml(io::read_file(path.string()), path.string(), {});
+}
+
 // --seed wins; else the config's seed when it is a non-negative integer
 // (anything else is left for validate_config to report), else 0.
 uint64_t resolve_seed(train::Json& config, const std::optional<uint64_t>& given) {
@@ -41,6 +59,16 @@ uint64_t resolve_seed(train::Json& config, const std::optional<uint64_t>& given)
     seed = config["seed"].get<uint64_t>();
   if (given || !config.contains("seed") || config["seed"].is_null()) config["seed"] = seed;
   return seed;
+}
+
+// The run's files as it trains; run_config.json is written once the folder is
+// there, so that --resume finds the configuration as resolved.
+train::RunFiles start_run_files(const train::Json& config, const TrainOptions& o, const TrainResult& r) {
+  train::RunFiles files(r.metrics_csv);
+  if (o.checkpoint) files.checkpoint = (fs::path(r.output_dir) / "checkpoint.pt").string();
+  files.resume = !o.resume.empty();
+  if (!files.resume) io::write_file_atomic((fs::path(r.output_dir) / kRunConfigFile).string(), config.dump(2) + "\n");
+  return files;
 }
 
 void train_retina_run(const train::Json& config, const TrainOptions& o, TrainResult& r,
@@ -61,7 +89,7 @@ void train_retina_run(const train::Json& config, const TrainOptions& o, TrainRes
     const std::string warning = check_training_responses(responses, loss, options.dir);
     if (!warning.empty()) spdlog::warn("{}: {}", options.dir, warning);
   }
-  auto run = train::train_retina(config, dataset, options, r.metrics_csv, !o.quiet, on_epoch);
+  auto run = train::train_retina(config, dataset, options, start_run_files(config, o, r), !o.quiet, on_epoch);
   r.model = run.model;
   r.training = run.result;
   nn::save_model(r.model_path, *run.model);
@@ -77,7 +105,10 @@ void train_retina_run(const train::Json& config, const TrainOptions& o, TrainRes
 void train_v1_run(const train::Json& config, const TrainOptions& o, TrainResult& r,
                   const train::EpochCallback& on_epoch) {
   const auto load = train::v1_load_options(config);
-  spdlog::info("loading {} and {}", load.images_path, load.responses_path);
+  if (load.layout.empty())
+    spdlog::info("loading {} and {}", load.images_path, load.responses_path);
+  else
+    spdlog::info("loading {} ({})", data::monkey_v1_file(load), load.layout);
   auto dataset = data::load_v1_dataset(load);
   OutputFolder folder(r.output_dir);  // after the data loaded: a bad data file leaves no folder
   const int64_t repeats = dataset.test_responses.size(1);
@@ -93,7 +124,7 @@ void train_v1_run(const train::Json& config, const TrainOptions& o, TrainResult&
                                "minimodel's recipe trains with a Poisson loss: shift the responses to be >= 0 or drop "
                                "these neurons");
   if (!warning.empty()) spdlog::warn("{}: {}", load.responses_path, warning);
-  auto run = train::train_v1(config, dataset, r.metrics_csv, !o.quiet, nullptr, on_epoch);
+  auto run = train::train_v1(config, dataset, start_run_files(config, o, r), !o.quiet, nullptr, on_epoch);
   r.model = run.model;
   r.training = run.result;
   nn::save_model(r.model_path, *run.model);
@@ -108,14 +139,14 @@ void train_v1_run(const train::Json& config, const TrainOptions& o, TrainResult&
 TrainResult train(const TrainOptions& o) {
   check_device(o.device);
   // Read once; the known keys and their types are checked here.
-  train::Json config = o.config_text.empty() ? train::load_config(o.config, o.overrides)
-                                             : train::config_from_yaml(o.config_text, o.config, o.overrides);
+  train::Json config = o.resume.empty() ? read_config(o) : resumed_config(o);
+  const std::string config_name = o.resume.empty() ? o.config : (fs::path(o.resume) / kRunConfigFile).string();
   TrainResult r;
   r.seed = resolve_seed(config, o.seed);
   config["device"] = o.device;
   // Everything a run needs is checked before anything is read or written.
-  train::validate_config(config, o.config, o.overrides, train::ConfigCheck::run);
-  r.output_dir = o.output.empty() ? text_field(config, "output", "dir") : o.output;
+  train::validate_config(config, config_name, o.overrides, train::ConfigCheck::run);
+  r.output_dir = !o.resume.empty() ? o.resume : o.output.empty() ? text_field(config, "output", "dir") : o.output;
   if (r.output_dir.empty()) fail(o.config, "no output directory: set output.dir in the config or pass --output");
   const fs::path out(r.output_dir);
   r.model_path = (out / "model.safetensors").string();

@@ -30,6 +30,8 @@ void print_retina_summary(const eval::EvaluationReport& report) {
 
 void print_v1_summary(const eval::EvaluationReport& report, double fev_threshold) {
   std::cout << "neurons: " << report.summary["n_neurons"];
+  // A model of some of the recording's neurons (a minimodel: one) names them.
+  if (report.summary.contains("neurons")) std::cout << " (the data's neurons " << report.summary["neurons"].dump() << ")";
   if (all_included(report))
     std::cout << ", all included (no repeated trials)\n";
   else

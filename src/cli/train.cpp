@@ -38,12 +38,17 @@ void add_train_command(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("train", "fit a model from a YAML configuration");
-  cmd->add_option("--config", args->train.config, "YAML run configuration (see configs/)")->required();
+  cmd->add_option("--config", args->train.config, "YAML run configuration (see configs/)");
+  cmd->add_option("--resume", args->train.resume,
+                  "continue a killed run from its output folder's last checkpoint (with the configuration it saved)");
+  cmd->add_flag("!--no-checkpoint", args->train.checkpoint, "do not write checkpoint.pt after every epoch");
   cmd->add_option("overrides", args->train.overrides, "key=value overrides, e.g. training.lr=0.002 data.downsample=2");
   cmd->add_option("-o,--output", args->train.output, "output directory (default: output.dir of the config)");
   cmd->add_flag("-q,--quiet", args->train.quiet, "no progress bar");
   add_runtime_options(cmd, args->runtime);
   cmd->callback([args, cmd] {
+    if (args->train.config.empty() == args->train.resume.empty())
+      throw CLI::ValidationError("train", "give either --config or --resume");
     // Without --seed, api::train seeds every generator with the config's seed.
     if (cmd->get_option("--seed")->count() > 0) args->train.seed = args->runtime.seed;
     args->train.device = args->runtime.device;

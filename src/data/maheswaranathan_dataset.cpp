@@ -115,6 +115,8 @@ RetinaDataset load_maheswaranathan_2023(const MaheswaranathanOptions& o) {
   check(o.fr_normalization > 0.0 && std::isfinite(o.fr_normalization), "fr_normalization",
         "must be a positive number, got " + std::to_string(o.fr_normalization));
   fs::path root(o.dir);
+  // The published zip unpacks to neural_code_data/ganglion_cell_data/<session>/.
+  if (fs::is_directory(root / "neural_code_data" / "ganglion_cell_data")) root /= "neural_code_data";
   if (fs::is_directory(root / "ganglion_cell_data")) root /= "ganglion_cell_data";
   if (!fs::is_directory(root)) fail(o.dir, "dataset directory does not exist");
   std::vector<fs::path> session_dirs;
@@ -167,7 +169,7 @@ RetinaDataset load_maheswaranathan_2023(const MaheswaranathanOptions& o) {
   }
   if (d.responses.empty())
     fail(root.string(), "no session folder holds a file ending in " + suffix +
-                            " (expected ganglion_cell_data/<session>/<...>" + suffix + ")");
+                            " (expected [neural_code_data/]ganglion_cell_data/<session>/<...>" + suffix + ")");
   return d;
 }
 

@@ -26,6 +26,11 @@ const std::vector<Entry>& table() {
        "euler_lab/hoefling_2024/stimuli/rgc_natstim_18x16_joint_normalized_2024-01-11.zip", kHoeflingResponses},
       {"hoefling_2024_high_res", "hoefling_2024",
        "euler_lab/hoefling_2024/stimuli/rgc_natstim_72x64_joint_normalized_2024-10-11.zip", kHoeflingResponses},
+      // A folder of sessions, listed and fetched by data::fetch_karamanlis_sessions.
+      {"karamanlis_2024", "karamanlis_2024", "", ""},
+      // Folders, listed and fetched by data::fetch_goldin_2022 and data::fetch_sridhar_2025.
+      {"goldin_2022", "goldin_2022", "", ""},
+      {"sridhar_2025", "sridhar_2025", "", ""},
   };
   return entries;
 }
@@ -68,6 +73,7 @@ PublishedFiles fetch_published_dataset(const std::string& name, const std::strin
                                        const io::DownloadOptions& options) {
   for (const auto& e : table()) {
     if (name != e.name) continue;
+    if (!*e.movies) fail(name, "is a folder of sessions, fetched by its reader (layout " + std::string(e.layout) + ")");
     std::string base = base_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     PublishedFiles f;

@@ -9,6 +9,7 @@
 #include "fovea/data/v1_dataset.h"
 #include "fovea/error.h"
 #include "fovea/eval/metrics.h"
+#include "fovea/eval/monkey_report.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/nn/predict.h"
 
@@ -114,6 +115,8 @@ EvaluationReport evaluate_v1(nn::Model& model, const data::V1Dataset& dataset, c
   double threshold = 0.15;
   if (model.spec().contains("data") && model.spec()["data"].contains("fev_threshold"))
     threshold = model.spec()["data"]["fev_threshold"].get<double>();
+  if (dataset.repetitions.defined())  // missing test trials (monkey): minimodel's NaN-aware monkey_feve
+    return evaluate_monkey_predictions(dataset.test_responses, predictions, dataset.repetitions, threshold);
   return evaluate_predictions(dataset.test_responses, predictions, threshold, "fev", truth);
 }
 

@@ -24,6 +24,26 @@ H5::H5File open_file(const std::string& file) {
   }
 }
 
+// Checked before allocating: a header that claims a 100 GB dataset in a small
+// file is an error, not an allocation. The bytes a dataset reads into can
+// exceed what it stores only through compression (deflate expands at most
+// ~1032 times) or a fill value (data never written); both are bounded here by
+// 1100 times the stored bytes, counted at most as the file's size (the
+// storage size is itself read from the file), plus 1 MiB.
+void check_fits_file(const std::string& file, const std::string& where, const H5::DataSet& ds, int64_t numel,
+                     int64_t stored_element_size) {
+  std::error_code ec;
+  const uint64_t file_size = std::filesystem::file_size(file, ec);
+  const uint64_t stored = std::min<uint64_t>(ds.getStorageSize(), ec ? 0 : file_size);
+  const uint64_t limit = stored * 1100 + (uint64_t{1} << 20);
+  int64_t nbytes = 0;
+  if (__builtin_mul_overflow(numel, std::max<int64_t>(stored_element_size, 1), &nbytes) ||
+      static_cast<uint64_t>(nbytes) > limit) {
+    fail(file, where + " claims " + std::to_string(numel) + " elements, more than the " + std::to_string(stored) +
+                   " bytes it stores can hold (corrupt file)");
+  }
+}
+
 }  // namespace
 
 bool h5_has(const std::string& file, const std::string& path_in_file) {
@@ -63,15 +83,49 @@ at::Tensor read_h5_dataset(const std::string& file, const std::string& path_in_f
   if (!h5_has(file, path_in_file)) fail(file, "dataset '" + path_in_file + "' is missing");
   try {
     H5::DataSet ds = f.openDataSet(path_in_file);
+    const std::string where = "dataset '" + path_in_file + "'";
+    // Data in other files (external storage, virtual datasets) is not read:
+    // a file must not make fovea open whatever paths it names.
+    const H5::DSetCreatPropList plist = ds.getCreatePlist();
+    if (plist.getLayout() == H5D_VIRTUAL || plist.getExternalCount() > 0) {
+      fail(file, where + " keeps its data in other files (external or virtual storage), which fovea does not read");
+    }
     H5::DataSpace space = ds.getSpace();
     const int rank = space.getSimpleExtentNdims();
+    if (rank < 0 || rank > 32) fail(file, where + " has an invalid rank " + std::to_string(rank));
     std::vector<hsize_t> dims(static_cast<size_t>(rank));
     space.getSimpleExtentDims(dims.data());
-    std::vector<int64_t> shape(dims.begin(), dims.end());
+    std::vector<int64_t> shape;
+    int64_t numel = 1;
+    for (const hsize_t d : dims) {
+      if (d > static_cast<hsize_t>(INT64_MAX) || __builtin_mul_overflow(numel, static_cast<int64_t>(d), &numel)) {
+        fail(file, where + " has an impossible shape");
+      }
+      shape.push_back(static_cast<int64_t>(d));
+    }
     const H5T_class_t cls = ds.getTypeClass();
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) fail(file, where + " is not numeric");
+    // Numbers take 1 to 16 bytes; libhdf5 sizes its conversion buffer from the
+    // stored size, which a corrupt header sets to anything (fuzz_retina_layout:
+    // an 805 MB buffer for a 7 KB file).
+    const size_t element_size = ds.getDataType().getSize();
+    if (element_size < 1 || element_size > 16) {
+      fail(file, where + " has numbers of " + std::to_string(element_size) + " bytes (corrupt file)");
+    }
+    const bool dbl = cls == H5T_FLOAT && ds.getFloatType().getSize() > 4;
+    check_fits_file(file, where, ds, numel, static_cast<int64_t>(ds.getDataType().getSize()));
+    // Unfiltered data that is stored must be stored whole: libhdf5 1.10 copies
+    // from a compact or contiguous buffer that a corrupt header makes too
+    // short (a segfault in H5D__contig_read found by fuzz_hdf5).
+    const H5D_layout_t layout = plist.getLayout();
+    const uint64_t stored = ds.getStorageSize();
+    const uint64_t needed = static_cast<uint64_t>(numel) * ds.getDataType().getSize();
+    if ((layout == H5D_COMPACT || (layout == H5D_CONTIGUOUS && stored > 0)) && stored < needed) {
+      fail(file, where + " stores " + std::to_string(stored) + " bytes, its shape and type need " +
+                     std::to_string(needed) + " (corrupt file)");
+    }
     at::Tensor out;
     if (cls == H5T_FLOAT) {
-      const bool dbl = ds.getFloatType().getSize() > 4;
       out = torch::empty(shape, dbl ? torch::kFloat64 : torch::kFloat32);
       ds.read(out.data_ptr(), dbl ? H5::PredType::NATIVE_DOUBLE : H5::PredType::NATIVE_FLOAT);
     } else if (cls == H5T_INTEGER) {

@@ -4,9 +4,11 @@
 #include <ATen/ATen.h>
 #include <matio.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 
@@ -47,6 +49,105 @@ struct VarFreer {
 using MatPtr = std::unique_ptr<mat_t, MatCloser>;
 using VarPtr = std::unique_ptr<matvar_t, VarFreer>;
 
+// matio reads a file that is not v5/v7.3 as v4: records of a 20-byte header
+// (type, mrows, ncols, imagf, namelen), the name, then the data. It trusts
+// namelen, and Mat_Open already allocates it for the first record (a 71-byte
+// file made it allocate 553 MB), so the records are walked here first: each
+// header must be valid and its name and data must lie within the file.
+// matio also trusts the sizes inside a v5 file: a dimensions sub-element that
+// claims 0x40080000 bytes inside a 96-byte array made it allocate 2 GB. The
+// top-level elements must lie within the file, and the flags and dimensions
+// of an uncompressed array within that array (a compressed one is checked by
+// zlib's stream end only; its inner sizes are matio's to check).
+void check_v5_elements(const std::string& path, FILE* f, uint64_t size, bool swap) {
+  auto tag = [&](uint64_t at, uint32_t* type, uint32_t* nbytes, uint64_t* header) {
+    uint32_t w[2];
+    if (size - at < 8 || std::fseek(f, static_cast<long>(at), SEEK_SET) != 0 || std::fread(w, 1, 8, f) != 8) {
+      return false;
+    }
+    if (swap) for (uint32_t& v : w) v = __builtin_bswap32(v);
+    if (w[0] >> 16) {  // small data element: type and size in one word, data in the next
+      *type = w[0] & 0xFFFF;
+      *nbytes = w[0] >> 16;
+      *header = 4;
+    } else {
+      *type = w[0];
+      *nbytes = w[1];
+      *header = 8;
+    }
+    return true;
+  };
+  auto bad = [&](uint64_t at, const std::string& what) {
+    fail(path, "not a valid MATLAB .mat file (v5: " + what + " at byte " + std::to_string(at) + ")");
+  };
+  uint64_t pos = 128;
+  uint32_t type = 0, nbytes = 0;
+  uint64_t header = 0;
+  while (pos < size && tag(pos, &type, &nbytes, &header)) {
+    if (nbytes > size - pos - 8) {
+      bad(pos, "an element of " + std::to_string(nbytes) + " bytes in a file of " + std::to_string(size));
+    }
+    if (type == 14 && header == 8) {  // miMATRIX: array flags, then dimensions
+      const uint64_t end = pos + 8 + nbytes;
+      uint64_t at = pos + 8;
+      for (int k = 0; k < 2 && at < end; ++k) {
+        uint32_t sub_type = 0, sub_bytes = 0;
+        uint64_t sub_header = 0;
+        if (!tag(at, &sub_type, &sub_bytes, &sub_header)) break;
+        if (sub_bytes > end - at - std::min<uint64_t>(end - at, sub_header)) {
+          bad(at, "a sub-element of " + std::to_string(sub_bytes) + " bytes in an array of " + std::to_string(nbytes));
+        }
+        at += sub_header == 4 ? 8 : 8 + ((sub_bytes + 7u) / 8u) * 8u;
+      }
+    }
+    pos += header == 4 ? 8 : 8 + static_cast<uint64_t>(nbytes);
+  }
+}
+
+void check_v4_records(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  char head[128];
+  const size_t got = std::fread(head, 1, sizeof head, f.get());
+  const bool v5 = got == 128 && (std::memcmp(head + 126, "IM", 2) == 0 || std::memcmp(head + 126, "MI", 2) == 0);
+  if (std::fseek(f.get(), 0, SEEK_END) != 0) fail(path, "cannot read: seek failed");
+  const auto size = static_cast<uint64_t>(std::max(0L, std::ftell(f.get())));
+  if (v5) {
+    const bool swap = std::memcmp(head + 126, "MI", 2) == 0;
+    const unsigned version = swap ? (static_cast<unsigned char>(head[124]) << 8) | static_cast<unsigned char>(head[125])
+                                  : (static_cast<unsigned char>(head[125]) << 8) | static_cast<unsigned char>(head[124]);
+    if (version == 0x0100) check_v5_elements(path, f.get(), size, swap);
+    return;  // v7.3 is HDF5
+  }
+  auto bad = [&](uint64_t at, const std::string& what) {
+    fail(path, "not a valid MATLAB .mat file (read as v4: " + what + " at byte " + std::to_string(at) + ")");
+  };
+  uint64_t pos = 0;
+  while (pos < size) {
+    int32_t h[5];
+    if (size - pos < 20 || std::fseek(f.get(), static_cast<long>(pos), SEEK_SET) != 0 ||
+        std::fread(h, 1, 20, f.get()) != 20) {
+      bad(pos, "truncated header");
+    }
+    if (h[0] < 0 || h[0] > 4999) {  // the type is MOPT; a big-endian file has it byte-swapped
+      for (int32_t& v : h) v = static_cast<int32_t>(__builtin_bswap32(static_cast<uint32_t>(v)));
+    }
+    const int32_t type = h[0], mrows = h[1], ncols = h[2], imagf = h[3], namelen = h[4];
+    const int32_t precision = (type / 10) % 10;  // P: 0 double, 1 single, 2 int32, 3 int16, 4 uint16, 5 uint8
+    if (type < 0 || type > 4999 || (type / 100) % 10 != 0 || precision > 5 || type % 10 > 2) bad(pos, "invalid type");
+    if (mrows < 0 || ncols < 0 || (imagf != 0 && imagf != 1) || namelen < 1) bad(pos, "invalid header");
+    static const uint64_t kSize[6] = {8, 4, 4, 2, 2, 1};
+    const uint64_t data = static_cast<uint64_t>(mrows) * static_cast<uint64_t>(ncols) * kSize[precision] *
+                          (imagf ? 2u : 1u);
+    const uint64_t left = size - pos - 20;
+    if (static_cast<uint64_t>(namelen) > left || data > left - static_cast<uint64_t>(namelen)) {
+      bad(pos, "name and data of " + std::to_string(namelen) + " + " + std::to_string(data) + " bytes, only " +
+                   std::to_string(left) + " left");
+    }
+    pos += 20 + static_cast<uint64_t>(namelen) + data;
+  }
+}
+
 MatPtr open_mat(const std::string& path) {
   install_matio_logger();
   FILE* f = std::fopen(path.c_str(), "rb");
@@ -54,6 +155,7 @@ MatPtr open_mat(const std::string& path) {
   const int first = std::fgetc(f);
   std::fclose(f);
   if (first == EOF) fail(path, "is empty, expected a MATLAB .mat file");
+  check_v4_records(path);
   g_last_matio_message.clear();
   MatPtr mat(Mat_Open(path.c_str(), MAT_ACC_RDONLY));
   if (!mat) fail(path, "not a MATLAB .mat file (v4, v5, v7 or v7.3)" + matio_detail());
@@ -127,6 +229,20 @@ at::Tensor read_mat_variable(const std::string& path, const std::string& name) {
     const auto d = static_cast<int64_t>(info->dims[i]);
     check(d >= 0 && !detail::mul_overflows(numel, d, &numel), where, "has invalid dimensions");
     dims.push_back(d);
+  }
+  // Checked before matio allocates the variable: dimensions that claim more
+  // than the file can hold (deflate expands at most ~1032 times) are a corrupt
+  // header, and trusting them would allocate terabytes.
+  {
+    const auto class_size = static_cast<int64_t>(Mat_SizeOfClass(info->class_type));
+    std::error_code ec;
+    const uintmax_t file_size = std::filesystem::file_size(path, ec);
+    int64_t claimed = 0;
+    if (detail::mul_overflows(numel, std::max<int64_t>(class_size, 1), &claimed) ||
+        (!ec && static_cast<uintmax_t>(claimed) > file_size * 1100 + 4096)) {
+      fail(where, "claims " + std::to_string(numel) + " elements, more than the file's " +
+                      std::to_string(ec ? 0 : file_size) + " bytes can hold (corrupt file)");
+    }
   }
   info.reset();
 

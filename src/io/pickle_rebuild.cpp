@@ -272,6 +272,12 @@ PyRef Unpickler::call(const PyRef& callable, std::vector<PyRef> args) {
 }
 
 PyRef Unpickler::call_class(const std::string& cls, std::vector<PyRef> args) {
+  struct Depth {
+    size_t& n;
+    explicit Depth(size_t& depth) : n(++depth) {}
+    ~Depth() { --n; }
+  } depth(call_depth_);
+  if (call_depth_ > kMaxDepth) bad("calls are nested more than " + std::to_string(kMaxDepth) + " levels deep");
   auto arg = [&](size_t i) -> PyRef { return i < args.size() ? args[i] : nullptr; };
   if (cls == "collections.OrderedDict" || cls == "builtins.dict" || cls == "collections.defaultdict") {
     PyRef d = make(Kind::Dict);

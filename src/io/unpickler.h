@@ -237,6 +237,10 @@ class Unpickler {
   const StorageLoader& loader_;
   size_t pos_ = 0;
   size_t op_pos_ = 0;
+  // Calls nested in calls (_rebuild_from_type_v2, copyreg.__newobj_ex__ call
+  // what their arguments name): bounded like nested values, or a long chain
+  // of them would overflow the C++ stack.
+  size_t call_depth_ = 0;
   std::vector<PyRef> stack_;
   std::vector<std::vector<PyRef>> metastack_;
   std::unordered_map<uint64_t, PyRef> memo_;

@@ -1,6 +1,7 @@
 // Zip archives through libzip: the container of .npz files and torch.save archives.
 #include <zip.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -30,9 +31,11 @@ constexpr time_t kZipTimestamp = 315532800 + 2 * 86400;
 
 ZipReader::ZipReader(const std::string& path) : path_(path) {
   // Distinguish "no such file" from "not a zip" with the system's words.
+  uint64_t archive_size = 0;
   {
     FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    if (std::fseek(f, 0, SEEK_END) == 0) archive_size = static_cast<uint64_t>(std::max(0L, std::ftell(f)));
     std::fclose(f);
   }
   int code = 0;
@@ -59,15 +62,19 @@ ZipReader::ZipReader(const std::string& path) : path_(path) {
     e.name = st.name;
     e.index = static_cast<uint64_t>(i);
     e.size = (st.valid & ZIP_STAT_SIZE) ? st.size : 0;
-    if ((st.valid & ZIP_STAT_SIZE) && (st.valid & ZIP_STAT_COMP_SIZE)) {
+    if (st.valid & ZIP_STAT_SIZE) {
       // Deflate cannot expand data more than ~1032 times: a larger claim is a
       // corrupt (or malicious) header, and trusting it would allocate too much.
-      const uint64_t limit = st.comp_size * 1100 + 4096;
-      if (st.size > limit) {
+      // The compressed bytes must be in the archive, too: a stored entry
+      // claims the same (possibly absurd) size for both.
+      const uint64_t comp = (st.valid & ZIP_STAT_COMP_SIZE) ? st.comp_size : archive_size;
+      const uint64_t limit = std::min(comp, archive_size) * 1100 + 4096;
+      if (st.size > limit || comp > archive_size) {
         zip_discard(z);
         zip_ = nullptr;
-        fail(path, "zip entry '" + e.name + "' claims " + std::to_string(st.size) +
-                       " bytes uncompressed from " + std::to_string(st.comp_size) + " compressed (corrupt archive)");
+        fail(path, "zip entry '" + e.name + "' claims " + std::to_string(st.size) + " bytes uncompressed from " +
+                       std::to_string(comp) + " compressed, in an archive of " +
+                       std::to_string(archive_size) + " bytes (corrupt archive)");
       }
     }
     by_name_.emplace(e.name, entries_.size());

@@ -2,9 +2,12 @@
 // tensor shapes alone, since a .pt state dict records nothing else.
 #include <torch/torch.h>
 
+#include <cctype>
+#include <filesystem>
 #include <map>
 #include <regex>
 
+#include "fovea/data/minimodel_mice.h"
 #include "fovea/error.h"
 #include "fovea/io/pickle.h"
 #include "fovea/nn/import_openretina.h"
@@ -34,6 +37,29 @@ std::vector<int64_t> default_input_hw(int64_t Ly, int64_t Lx, bool pool) {
   if (Ly == 16 && Lx == 32) return {33, 65};   // the tutorial's down-sampled models
   if (Ly == 40 && Lx == 40) return {80, 80};   // the monkey models
   return pool ? std::vector<int64_t>{2 * Ly, 2 * Lx} : std::vector<int64_t>{2 * Ly, 2 * Lx};
+}
+
+// minimodel's create_model_name, {mouse}_{mmddyy}_{L}layer_..._nn{ineuron}_...:
+// the recording (a mouse of its table, with that date) and the neuron a
+// minimodel models, as data.mouse / data.neurons, so that evaluating it on
+// the full dataset picks that neuron's responses.
+Json data_from_model_name(const std::string& origin, int64_t n_neurons) {
+  Json d = Json::object();
+  const std::string name = std::filesystem::path(origin).filename().string();
+  std::smatch m;
+  if (std::regex_search(name, m, std::regex(R"(^([A-Za-z0-9]+)_(\d{6})_\d+layer_)"))) {
+    for (const auto& mouse : data::minimodel_mice()) {
+      std::string folded;
+      for (char c : mouse.name)
+        if (c != '_') folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      std::string given = m[1];
+      for (auto& c : given) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (folded == given && mouse.exp_date == m[2].str()) d["mouse"] = mouse.name;
+    }
+  }
+  if (n_neurons == 1 && std::regex_search(name, m, std::regex(R"(_nn(\d{1,9})(?=[_.]))")))
+    d["neurons"] = {std::stoll(m[1])};
+  return d;
 }
 
 }  // namespace
@@ -100,6 +126,8 @@ Json infer_minimodel_spec(const std::vector<std::pair<std::string, at::Tensor>>&
                {"input_shape", {o.in_channels, hw[0], hw[1]}},
                {"minimodel", NN == 1 && !o.out_1x1},
                {"provenance", {{"imported_from", origin}}}};
+  const Json named = data_from_model_name(origin, NN);
+  if (!named.empty()) spec["data"] = named;
   // The readout must fit the core's output for this input size.
   MinimodelCore probe(o);
   auto out = probe.output_shape({o.in_channels, hw[0], hw[1]});

@@ -58,15 +58,20 @@ const FamilySchema& retina_family() {
       key("classifier_confidence", Kind::number),
   };
   static const Schema data = {
-      choice("layout", {"hdf5", "maheswaranathan_2023", "hoefling_2024"}),
+      choice("layout", {"hdf5", "maheswaranathan_2023", "hoefling_2024", "karamanlis_2024", "goldin_2022",
+                         "sridhar_2025"}),
       key("movies_path", Kind::string),
       key("responses_path", Kind::string),
+      key("chirp_path", Kind::string),       // hoefling_2024: the chirp pickle, an extra test stimulus
+      key("moving_bar_path", Kind::string),  // hoefling_2024: the moving-bar pickle, likewise
       section("quality_checks", hoefling_quality_checks),
       choice("trace_type", {"spikes", "raw", "preprocessed", "detrended"}),
       key("scale_traces", Kind::number),
       key("dir", Kind::string, Need::run),
       key("response_type", Kind::string),
       key("stim_type", Kind::string),
+      choice("species", {"mouse", "marmoset", "axolotl"}),  // axolotl: goldin_2022
+      key("downsampled_size", Kind::count_list),
       key("fr_normalization", Kind::number),
       key("test_names", Kind::string_list),
       key("stimulus_size", Kind::count_list),
@@ -76,6 +81,16 @@ const FamilySchema& retina_family() {
       key("num_val_clips", Kind::count),
       key("val_clip_indices", Kind::count_list),
       key("split_seed", Kind::count),
+      // layout sridhar_2025 (include/fovea/data/sridhar_dataset.h)
+      choice("stimulus", {"natural_movie", "whitenoise"}),
+      key("sessions", Kind::string_list),
+      key("cell_index", Kind::integer),
+      key("excluded_cells", Kind::mapping),
+      key("stimulus_seed", Kind::count),
+      key("train_frac", Kind::number),
+      key("fixation_files", Kind::mapping),
+      key("flip_imgs", Kind::boolean),
+      key("extra_frame", Kind::count),
   };
   static const Schema model = {
       key("hidden_channels", Kind::count_list),
@@ -135,11 +150,16 @@ const FamilySchema& retina_family() {
       key("grad_clip_norm", Kind::number),
   };
   static const Schema output = {key("dir", Kind::string)};
+  // Fine-tuning, at openretina's places (train.py): paths.load_model_path and
+  // a top-level only_train_readout (src/train/transfer.cpp).
+  static const Schema paths = {key("load_model_path", Kind::string)};
 
   static const FamilySchema family{
       "retina",
       {
           key("family", Kind::string),
+          section("paths", paths),
+          key("only_train_readout", Kind::boolean),
           section("data", data, Need::run),
           section("model", model, Need::run),
           section("training", training),

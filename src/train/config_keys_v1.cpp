@@ -8,8 +8,15 @@ namespace fovea::train::schema {
 
 const FamilySchema& v1_family() {
   static const Schema data = {
-      key("images", Kind::string, Need::run),     // .mat (key img) or .npy (N, H, W)
-      key("responses", Kind::string, Need::run),  // .npz
+      key("images", Kind::string),     // .mat (key img) or .npy (N, H, W); needed unless mouse + dir
+      key("responses", Kind::string),  // .npz; needed unless mouse + dir
+      key("mouse", Kind::string),      // minimodel's mouse (FX10, ...): its files in dir by its names
+      key("dir", Kind::string),        // the folder of minimodel's published files
+      choice("layout", {"monkey_cadena_2019"}),  // minimodel's monkey V1 .npz (in dir, or responses)
+      key("textures", Kind::boolean),  // the mouse's text16_*.npz texture responses
+      key("fixtrain", Kind::boolean),  // train on istim < 30000 only (minimodel's fixtrain)
+      key("neurons", Kind::count_list),     // train on these neurons only (indices in the file)
+      key("select_by_fev", Kind::boolean),  // train on neurons with FEV > fev_threshold only
       key("truth", Kind::string),                 // noise-free test rates of simulated data
       key("crop_x", Kind::int_list),
       key("downsample", Kind::number),
@@ -51,11 +58,12 @@ const FamilySchema& v1_family() {
       "V1",
       {
           key("family", Kind::string),  // v1 (or absent); the checker picks the family by it
+          // output before data: a lost `output:` line is suggested as output.dir, not data.dir.
+          section("output", output),
           section("data", data, Need::run),
           section("model", model, Need::run),
           section("training", training),
           section("init", init),
-          section("output", output),
           key("seed", Kind::count),
           key("device", Kind::string),
       },

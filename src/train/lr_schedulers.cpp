@@ -107,6 +107,11 @@ void LrScheduler::step() {
   apply(next_lrs());
 }
 
+void LrScheduler::set_counters(const std::vector<int64_t>& c) {
+  check(c.size() == 4, "learning-rate scheduler state", "expected 4 counters, got " + std::to_string(c.size()));
+  last_epoch_ = c[0], intervals_ = c[1], T_cur_ = c[2], T_i_ = c[3];
+}
+
 void LrScheduler::interval_done() {
   if (++intervals_ % options_.frequency == 0) step();
 }

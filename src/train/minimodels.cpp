@@ -40,7 +40,7 @@ nlohmann::json default_minimodel_config(const nn::Model& full_model) {
 std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::string& full_model_path,
                                          const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
                                          const nlohmann::json& config, const std::string& output_dir,
-                                         bool show_progress, const MinimodelCallback& on_fitted) {
+                                         bool show_progress, const MinimodelCallback& on_fitted, bool resume) {
   namespace fs = std::filesystem;
   io::make_directories(output_dir);
   check(!neurons.empty(), "minimodels", "no neurons listed");
@@ -61,23 +61,33 @@ std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::strin
   auto first_conv_cache = std::make_shared<FirstConvCache>();
   for (size_t i = 0; i < neurons.size(); ++i) {
     const int64_t n = neurons[i];
-    spdlog::info("minimodel {}/{}: neuron {}", i + 1, neurons.size(), n);
+    const std::string path = (fs::path(output_dir) / ("minimodel_n" + std::to_string(n) + ".safetensors")).string();
     auto one = select_neurons(dataset, torch::tensor({n}, torch::kInt64));
-    auto run = train_v1(cfg, one, "", show_progress, first_conv_cache);
-    run.model->spec()["minimodel"] = true;
-    run.model->spec()["provenance"]["neuron"] = n;
-    run.model->spec()["provenance"]["full_model"] = full_model_path;
+    std::shared_ptr<nn::Model> model;
+    if (resume && fs::exists(path)) {
+      spdlog::info("minimodel {}/{}: neuron {}, kept from {}", i + 1, neurons.size(), n, path);
+      model = nn::load_model(path);
+      const auto& provenance = model->spec()["provenance"];
+      check(provenance.contains("neuron") && provenance["neuron"] == n, path,
+            "is not the minimodel of neuron " + std::to_string(n) + "; remove it or give another output folder");
+    } else {
+      spdlog::info("minimodel {}/{}: neuron {}", i + 1, neurons.size(), n);
+      model = train_v1(cfg, one, "", show_progress, first_conv_cache).model;
+      model->spec()["minimodel"] = true;
+      model->spec()["provenance"]["neuron"] = n;
+      model->spec()["provenance"]["full_model"] = full_model_path;
+      nn::save_model(path, *model);
+    }
     MinimodelRow row;
     row.neuron = n;
     row.fev = dataset.fev[n].item<double>();
     row.feve_full = full_feve[n].item<double>();
-    at::Tensor pred = nn::predict(*run.model, one.test_images());
+    at::Tensor pred = nn::predict(*model, one.test_images());
     row.feve_minimodel = eval::feve(one.test_responses, pred)[0].item<double>();
-    auto readout = std::dynamic_pointer_cast<nn::Rank1Readout>(run.model->readout());
+    auto readout = std::dynamic_pointer_cast<nn::Rank1Readout>(model->readout());
     row.channels = readout->Wc.size(2);
     row.channels_used = (readout->Wc.abs() > 0.01).sum().item<int64_t>();
-    row.model_path = (fs::path(output_dir) / ("minimodel_n" + std::to_string(n) + ".safetensors")).string();
-    nn::save_model(row.model_path, *run.model);
+    row.model_path = path;
     rows.push_back(row);
     if (on_fitted) on_fitted(row, i + 1, neurons.size());
     spdlog::info("neuron {}: FEVE full {:.3f}, minimodel {:.3f}, {}/{} channels used", n, row.feve_full,

@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "fovea/data/artificial_stimuli.h"
 #include "fovea/data/hoefling_dataset.h"
+#include "fovea/data/goldin_dataset.h"
+#include "fovea/data/karamanlis_dataset.h"
 #include "fovea/data/maheswaranathan_dataset.h"
 #include "fovea/data/published_datasets.h"
 #include "fovea/nn/pretrained_models.h"
@@ -17,6 +20,7 @@
 #include "fovea/nn/gaussian_mask_readout.h"
 #include "fovea/train/config_check.h"
 #include "fovea/train/retina_task.h"
+#include "fovea/train/transfer.h"
 
 namespace fovea::train {
 
@@ -29,6 +33,8 @@ void hoefling_data_options(const Json& d, RetinaDataOptions& o) {
   o.movies_path = get<std::string>(d, "movies_path", "");
   o.responses_path = get<std::string>(d, "responses_path", "");
   o.trace_type = get<std::string>(d, "trace_type", o.trace_type);
+  o.chirp_path = get<std::string>(d, "chirp_path", "");
+  o.moving_bar_path = get<std::string>(d, "moving_bar_path", "");
   o.scale_traces = get<double>(d, "scale_traces", o.scale_traces);
   if (d.contains("quality_checks") && d.at("quality_checks").is_object()) {
     const Json& q = d.at("quality_checks");
@@ -73,6 +79,35 @@ std::string file_in_dir(const std::string& dir, const std::string& given, const 
   return found.front();
 }
 
+// data.* defaults of the goldin_2022 layout (data_io/ and dataloader/goldin_2022.yaml).
+void goldin_data_options(const Json& d, RetinaDataOptions& o) {
+  if (!d.contains("response_type")) o.response_type = "binned";
+  if (!d.contains("fr_normalization")) o.fr_normalization = 0.3;  // counts over 300 ms -> Hz
+  if (!d.contains("clip_length")) o.split.clip_length = 1;        // one flashed image per clip
+  if (!d.contains("num_val_clips")) o.split.num_val_clips = 640;
+  if (o.species != "mouse" && o.species != "axolotl")
+    fail("config field 'data.species'", "must be mouse or axolotl for layout goldin_2022, got '" + o.species + "'");
+}
+
+// data.* of the sridhar_2025 layout (data_io/ and dataloader/sridhar_{nm,wn}_2025.yaml).
+void sridhar_data_options(const Json& d, RetinaDataOptions& o) {
+  auto& s = o.sridhar;
+  s.stimulus = get<std::string>(d, "stimulus", s.stimulus);
+  s.sessions = get<std::vector<std::string>>(d, "sessions", s.sessions);
+  s.cell_index = get<int64_t>(d, "cell_index", s.cell_index);
+  s.excluded_cells = get<std::map<std::string, std::vector<int64_t>>>(d, "excluded_cells", s.excluded_cells);
+  s.stimulus_seed = get<int64_t>(d, "stimulus_seed", s.stimulus_seed);
+  s.split_seed = get<uint32_t>(d, "split_seed", s.split_seed);
+  s.train_frac = get<double>(d, "train_frac", s.train_frac);
+  for (const auto& [id, file] : get<std::map<std::string, std::string>>(d, "fixation_files", {})) s.fixation_files[id] = file;
+  s.flip_imgs = get<bool>(d, "flip_imgs", s.flip_imgs);
+  s.extra_frame = get<int64_t>(d, "extra_frame", s.extra_frame);
+  // The validation clips are whole trials (load_retina_data sets the clip length).
+  if (d.contains("clip_length") || d.contains("num_val_clips") || d.contains("val_clip_indices"))
+    fail("config field 'data.clip_length'", "layout sridhar_2025 validates on whole trials (data.train_frac, "
+                                            "data.split_seed); clip_length, num_val_clips and val_clip_indices do not apply");
+}
+
 }  // namespace
 
 RetinaDataOptions retina_data_options(const Json& d) {
@@ -82,11 +117,16 @@ RetinaDataOptions retina_data_options(const Json& d) {
   // data.dir may name a published dataset, which implies its layout.
   if (!d.contains("layout") && !data::published_dataset_layout(o.dir).empty() && !std::filesystem::is_directory(o.dir))
     o.layout = data::published_dataset_layout(o.dir);
-  if (o.layout != "hdf5" && o.layout != "maheswaranathan_2023" && o.layout != "hoefling_2024")
-    fail("config field 'data.layout'",
-         "unknown layout '" + o.layout + "' (known: hdf5, maheswaranathan_2023, hoefling_2024)");
+  if (o.layout != "hdf5" && o.layout != "maheswaranathan_2023" && o.layout != "hoefling_2024" &&
+      o.layout != "karamanlis_2024" && o.layout != "goldin_2022" && o.layout != "sridhar_2025")
+    fail("config field 'data.layout'", "unknown layout '" + o.layout +
+                                           "' (known: hdf5, maheswaranathan_2023, hoefling_2024, karamanlis_2024, "
+                                           "goldin_2022, sridhar_2025)");
   o.response_type = get<std::string>(d, "response_type", o.response_type);
   o.stim_type = get<std::string>(d, "stim_type", o.stim_type);
+  if (o.stim_type.empty()) o.stim_type = o.layout == "karamanlis_2024" ? "fixationmovie" : "naturalscene";
+  o.species = get<std::string>(d, "species", o.species);
+  o.downsampled_size = get<std::vector<int64_t>>(d, "downsampled_size", o.downsampled_size);
   o.fr_normalization = get<double>(d, "fr_normalization", o.fr_normalization);
   o.test_names = get<std::vector<std::string>>(d, "test_names", o.test_names);
   o.stimulus_size = get<std::vector<int64_t>>(d, "stimulus_size", {});
@@ -98,6 +138,12 @@ RetinaDataOptions retina_data_options(const Json& d) {
   o.split.val_clip_indices = get<std::vector<int64_t>>(d, "val_clip_indices", {});
   o.split.seed = get<uint32_t>(d, "split_seed", o.split.seed);
   if (o.layout == "hoefling_2024") hoefling_data_options(d, o);
+  if (o.layout == "goldin_2022") goldin_data_options(d, o);
+  if (o.layout == "sridhar_2025") sridhar_data_options(d, o);
+  if (o.layout == "karamanlis_2024" && o.downsampled_size.size() != 2)
+    fail("config field 'data.downsampled_size'", "must be [height, width]");
+  if (o.layout == "karamanlis_2024" && o.species != "mouse" && o.species != "marmoset")
+    fail("config field 'data.species'", "must be mouse or marmoset for layout karamanlis_2024, got '" + o.species + "'");
   return o;
 }
 
@@ -122,7 +168,78 @@ data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
     if (!o.split.val_clip_indices.empty()) h.validation_clip_indices = o.split.val_clip_indices;
     o.norm_mean = 0.0;  // the published movies are already normalised; openretina applies nothing
     o.norm_std = 1.0;
-    return data::load_hoefling_2024(h);
+    data::RetinaDataset d = data::load_hoefling_2024(h);
+    if (!o.chirp_path.empty() || !o.moving_bar_path.empty()) {
+      // The chirp and moving-bar responses of the same ROIs, as extra test stimuli.
+      auto in_dir = [&](const std::string& p) {
+        namespace fs = std::filesystem;
+        return p.empty() || fs::path(p).is_absolute() || !fs::is_directory(o.dir) ? p : (fs::path(o.dir) / p).string();
+      };
+      data::HoeflingArtificialOptions a;
+      a.responses_path = h.responses_path;
+      a.chirp_path = in_dir(o.chirp_path);
+      a.moving_bar_path = in_dir(o.moving_bar_path);
+      a.trace_type = o.trace_type;
+      a.scale_traces = o.scale_traces;
+      // test_names stays {"test"}: the natural test movie is what training
+      // reports and eval scores by default; `fovea eval --test-name chirp`
+      // (or moving_bar) scores these.
+      data::add_hoefling_artificial_stimuli(d, a);
+    }
+    return d;
+  }
+  if (o.layout == "goldin_2022") {
+    data::GoldinOptions g;
+    // data.dir: goldin_2022 is the published folder, downloaded once into the cache.
+    g.dir = data::is_published_dataset(o.dir) && !std::filesystem::is_directory(o.dir)
+                ? data::fetch_goldin_2022(o.species, nn::model_base_url())
+                : o.dir;
+    g.specie = o.species;
+    g.response_type = o.response_type;
+    g.fr_normalization = o.fr_normalization;
+    o.test_names = {"test"};
+    o.norm_mean = 0.0;  // each session's images come z-scored by the reader, as openretina does
+    o.norm_std = 1.0;
+    return data::load_goldin_2022(g);
+  }
+  if (o.layout == "sridhar_2025") {
+    // data.dir: sridhar_2025 is the published folder of data.stimulus, downloaded once into the cache.
+    o.sridhar.dir = data::is_published_dataset(o.dir) && !std::filesystem::is_directory(o.dir)
+                        ? data::fetch_sridhar_2025(o.sridhar.stimulus, nn::model_base_url())
+                        : o.dir;
+    data::RetinaDataset d = data::load_sridhar_2025(o.sridhar);
+    // Clips of one trial each, so that the validation clips are the validation trials.
+    std::string first;
+    for (const auto& [k, r] : d.responses) {
+      const int64_t frames = r.info.at("frames_per_trial").item<int64_t>();
+      if (first.empty()) {
+        first = k;
+        o.split.clip_length = frames;
+      }
+      check(frames == o.split.clip_length, o.dir,
+            "retina " + k + " has " + std::to_string(frames) + " frames per trial, retina " + first + " has " +
+                std::to_string(o.split.clip_length) + "; train them separately (data.sessions)");
+    }
+    o.test_names = {"test"};
+    o.norm_mean = 0.0;  // openretina does not normalise these stimuli (NM frames are image/255)
+    o.norm_std = 1.0;
+    return d;
+  }
+  if (o.layout == "karamanlis_2024") {
+    data::KaramanlisOptions k;
+    // data.dir: karamanlis_2024 is the published sessions folder, downloaded once into the cache.
+    k.dir = data::is_published_dataset(o.dir) && !std::filesystem::is_directory(o.dir)
+                ? data::fetch_karamanlis_sessions(o.species, o.stim_type, nn::model_base_url())
+                : o.dir;
+    k.species = o.species;
+    k.stim_type = o.stim_type;
+    k.fr_normalization = o.fr_normalization;
+    k.height = o.downsampled_size.at(0);
+    k.width = o.downsampled_size.at(1);
+    o.test_names = {"test"};
+    o.norm_mean = 0.0;  // each session's movies come z-scored by the reader, as openretina does
+    o.norm_std = 1.0;
+    return data::load_karamanlis_2024(k);
   }
   if (o.layout == "maheswaranathan_2023") {
     data::MaheswaranathanOptions m;
@@ -185,7 +302,7 @@ std::map<std::string, data::SessionClips> split_sessions(const data::RetinaDatas
 }
 
 RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& dataset,
-                               const RetinaDataOptions& data_options, const std::string& metrics_csv,
+                               const RetinaDataOptions& data_options, const RunFiles& files,
                                bool show_progress, const EpochCallback& on_epoch) {
   validate_config(config, "run configuration");
   const Json& model_cfg = section(config, "model");
@@ -214,6 +331,8 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   Json data_json = {{"layout", data_options.layout},
                     {"response_type", data_options.response_type},
                     {"stim_type", data_options.stim_type},
+                    {"species", data_options.species},
+                    {"downsampled_size", data_options.downsampled_size},
                     {"fr_normalization", data_options.fr_normalization},
                     {"test_names", data_options.test_names},
                     {"norm_mean", data_options.norm_mean.value_or(0.0)},
@@ -225,6 +344,8 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
     data_json["movies_path"] = data_options.movies_path;
     data_json["responses_path"] = data_options.responses_path;
     data_json["trace_type"] = data_options.trace_type;
+    if (!data_options.chirp_path.empty()) data_json["chirp_path"] = data_options.chirp_path;
+    if (!data_options.moving_bar_path.empty()) data_json["moving_bar_path"] = data_options.moving_bar_path;
     data_json["scale_traces"] = data_options.scale_traces;
     data_json["quality_checks"] = {{"filter_cell_types", q.filter_cell_types}, {"cell_types_list", q.cell_types_list},
                                    {"chirp_qi", q.chirp_qi}, {"d_qi", q.d_qi}, {"qi_logic", q.qi_logic},
@@ -232,6 +353,21 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
                                    {"classifier_confidence", q.classifier_confidence}};
     if (!data_options.split.val_clip_indices.empty())
       data_json["val_clip_indices"] = data_options.split.val_clip_indices;
+  }
+  if (data_options.layout == "sridhar_2025") {
+    // What eval needs to read the same cells and trials again.
+    const auto& s = data_options.sridhar;
+    data_json.erase("clip_length");  // set from the trials on loading
+    data_json["stimulus"] = s.stimulus;
+    data_json["sessions"] = s.sessions;
+    data_json["cell_index"] = s.cell_index;
+    data_json["excluded_cells"] = s.excluded_cells;
+    data_json["stimulus_seed"] = s.stimulus_seed;
+    data_json["split_seed"] = s.split_seed;
+    data_json["train_frac"] = s.train_frac;
+    data_json["fixation_files"] = s.fixation_files;
+    data_json["flip_imgs"] = s.flip_imgs;
+    data_json["extra_frame"] = s.extra_frame;
   }
   spec["data"] = data_json;
   // openretina's data_info keys, so tools that read them find them.
@@ -243,18 +379,30 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   for (const auto& [k, s] : sessions) val[k] = s.val_clip_indices;
   spec["provenance"]["val_clip_indices"] = val;
 
-  // openretina initialises each session's readout bias at the mean training
-  // response: readouts read it from mean_activity_dict (not kept in the saved spec).
-  Json build_spec = spec;
-  for (const auto& [k, s] : sessions) {
-    const at::Tensor m = s.mean_response.to(torch::kFloat64).contiguous();
-    build_spec["readout"]["mean_activity_dict"][k] =
-        std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
+  std::shared_ptr<nn::Model> model;
+  const auto transfer = transfer_options(config);
+  if (transfer) {
+    // openretina's paths.load_model_path: the pretrained model plus a fresh
+    // readout per session of this dataset (transfer.h).
+    std::map<std::string, at::Tensor> means;
+    for (const auto& [k, s] : sessions) means[k] = s.mean_response;
+    model = transfer_model(*transfer, model_cfg, spec, means);
+    model->spec()["provenance"]["only_train_readout"] = transfer->only_train_readout;
+    if (transfer->only_train_readout) freeze_core(*model);
+  } else {
+    // openretina initialises each session's readout bias at the mean training
+    // response: readouts read it from mean_activity_dict (not kept in the saved spec).
+    Json build_spec = spec;
+    for (const auto& [k, s] : sessions) {
+      const at::Tensor m = s.mean_response.to(torch::kFloat64).contiguous();
+      build_spec["readout"]["mean_activity_dict"][k] =
+          std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
+    }
+    model = nn::build_model(build_spec);
+    model->spec() = spec;
+    if (auto gm = std::dynamic_pointer_cast<nn::MultiGaussianMaskReadout>(model->readout()))
+      for (const auto& [k, s] : sessions) gm->session(k)->initialize_bias(s.mean_response);
   }
-  auto model = nn::build_model(build_spec);
-  model->spec() = spec;
-  if (auto gm = std::dynamic_pointer_cast<nn::MultiGaussianMaskReadout>(model->readout()))
-    for (const auto& [k, s] : sessions) gm->session(k)->initialize_bias(s.mean_response);
   torch::Device device(device_name);
   model->to(device);
 
@@ -282,9 +430,10 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   o.grad_clip_norm = get<double>(t, "grad_clip_norm", 1.0);
   read_optimizer_and_scheduler(t, o);
   o.restore_best_each_period = true;
-  o.metrics_csv = metrics_csv;
+  files.apply_to(o);
   o.show_progress = show_progress;
   o.on_epoch = on_epoch;
+  if (transfer && transfer->only_train_readout) o.eval_mode_modules.push_back(model->core());  // BatchNorm statistics too
 
   int64_t chunks = 0;
   for (const auto& [k, s] : sessions) chunks += s.train_movie.size(1) / recipe.chunk_size;

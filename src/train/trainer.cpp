@@ -12,35 +12,17 @@
 #include <iomanip>
 #include <limits>
 #include <memory>
+#include <filesystem>
 #include <sstream>
 
 #include "fovea/error.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/train/progress.h"
+#include "checkpoint.h"
 
 namespace fovea::train {
 
 namespace {
-
-using State = std::vector<std::pair<std::string, at::Tensor>>;
-
-State copy_state(const torch::nn::Module& model) {
-  State s;
-  torch::NoGradGuard no_grad;
-  for (const auto& p : model.named_parameters(true)) s.emplace_back(p.key(), p.value().detach().clone());
-  for (const auto& b : model.named_buffers(true)) s.emplace_back(b.key(), b.value().detach().clone());
-  return s;
-}
-
-void restore_state(torch::nn::Module& model, const State& state) {
-  torch::NoGradGuard no_grad;
-  auto params = model.named_parameters(true);
-  auto buffers = model.named_buffers(true);
-  for (const auto& [name, value] : state) {
-    if (auto* p = params.find(name)) p->copy_(value);
-    else if (auto* b = buffers.find(name)) b->copy_(value);
-  }
-}
 
 // The metrics CSV is rewritten atomically after every epoch, so it is
 // complete at any moment and never half-written.
@@ -57,6 +39,8 @@ class MetricsCsv {
     text_ += row.str();
     io::write_file_atomic(path_, text_);
   }
+  const std::string& text() const { return text_; }
+  void set_text(std::string text) { text_ = std::move(text); }
 
  private:
   std::string path_;
@@ -116,6 +100,7 @@ EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::
   const int64_t accumulate = options.accumulate_grad_batches;
   EpochStats stats;
   model.train();
+  for (const auto& m : options.eval_mode_modules) m->eval();
   std::vector<at::Tensor> params;
   for (auto& g : optimizer.param_groups())
     for (auto& p : g.params()) params.push_back(p);
@@ -157,7 +142,7 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
   TrainingResult result;
   MetricsCsv csv(options.metrics_csv, task.score_name());
   const auto start = std::chrono::steady_clock::now();
-  State best_state;
+  ModelState best_state;
   int64_t epoch = 0;
   int64_t since_best = 0;
   bool stop_all = false;
@@ -178,9 +163,37 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
   double plateau_best = kNone;
   int64_t plateau_bad_epochs = 0;
 
-  for (size_t period = 0; period < periods.size() && !stop_all; ++period) {
-    if (period > 0 && options.restore_best_each_period && !best_state.empty()) restore_state(model, best_state);
-    if (!options.patience_across_periods) since_best = 0;
+  // Continuing a killed run: everything as it was after its last finished epoch.
+  std::unique_ptr<LoadedCheckpoint> resumed;
+  size_t first_period = 0;
+  int64_t first_epoch_in_period = 0;
+  if (options.resume && !options.checkpoint.empty() && std::filesystem::exists(options.checkpoint)) {
+    resumed = std::make_unique<LoadedCheckpoint>(options.checkpoint);
+    const FitProgress& p = resumed->progress();
+    restore_state(model, p.model);
+    give_zero_grads(model, p.params_with_grad);
+    best_state = p.best;
+    epoch = p.next_epoch;
+    since_best = p.since_best;
+    best_for_patience = p.best_for_patience;
+    plateau_best = p.plateau_best;
+    plateau_bad_epochs = p.plateau_bad_epochs;
+    early_stopped_periods = p.early_stopped_periods;
+    result.best_score = p.best_score;
+    result.best_epoch = p.best_epoch;
+    result.epochs_run = p.epochs_run;
+    csv.set_text(p.metrics_csv);
+    first_period = static_cast<size_t>(p.period) + (p.period_done ? 1 : 0);
+    first_epoch_in_period = p.period_done ? 0 : p.next_epoch_in_period;
+    spdlog::info("resuming from {} after epoch {}", options.checkpoint, p.next_epoch);
+  }
+
+  for (size_t period = first_period; period < periods.size() && !stop_all; ++period) {
+    // A period continued mid-way keeps the optimiser state, rate and patience it had.
+    const bool continued = resumed && period == first_period && first_epoch_in_period > 0;
+    if (period > 0 && options.restore_best_each_period && !best_state.empty() && !continued)
+      restore_state(model, best_state);
+    if (!options.patience_across_periods && !continued) since_best = 0;
     double lr = options.lr * std::pow(options.period_lr_factor, static_cast<double>(period));
     // A fresh optimiser each period, as minimodel does.
     auto optimizer = make_optimizer(task, lr, options);
@@ -196,8 +209,14 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       scheduler = std::make_unique<LrScheduler>(*optimizer, so);
     }
     LrScheduler* step_scheduler = scheduler && scheduler->options().interval == "step" ? scheduler.get() : nullptr;
+    if (continued) {
+      resumed->load_optimizer(*optimizer, options.optimizer);
+      if (scheduler) resumed->load_scheduler(*scheduler);
+      lr = resumed->progress().lr;
+    }
+    if (resumed && period == first_period) resumed->restore_generator();
 
-    for (int64_t e = 0; e < periods[period]; ++e, ++epoch) {
+    for (int64_t e = continued ? first_epoch_in_period : 0; e < periods[period]; ++e, ++epoch) {
       const auto epoch_start = std::chrono::steady_clock::now();
       if (scheduler) lr = scheduler->lr();  // the rate the epoch starts with (the CSV's lr)
       auto stats = train_one_epoch(model, task, *optimizer, epoch, options,
@@ -253,8 +272,31 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
         }
       }
       if (scheduler && !step_scheduler) scheduler->interval_done();  // Lightning steps epoch schedulers after validation
-      if (options.patience > 0 && since_best >= options.patience) {
-        early_stopped_periods.push_back(static_cast<int64_t>(period + 1));
+      const bool stop_period = options.patience > 0 && since_best >= options.patience;
+      if (stop_period) early_stopped_periods.push_back(static_cast<int64_t>(period + 1));
+      if (!options.checkpoint.empty()) {
+        FitProgress p;
+        p.next_epoch = epoch + 1;
+        p.period = static_cast<int64_t>(period);
+        p.next_epoch_in_period = e + 1;
+        p.period_done = stop_period || e + 1 == periods[period];
+        p.lr = scheduler ? scheduler->lr() : lr;
+        p.since_best = since_best;
+        p.best_for_patience = best_for_patience;
+        p.plateau_best = plateau_best;
+        p.plateau_bad_epochs = plateau_bad_epochs;
+        p.early_stopped_periods = early_stopped_periods;
+        p.best_score = result.best_score;
+        p.best_epoch = result.best_epoch;
+        p.epochs_run = result.epochs_run;
+        p.metrics_csv = csv.text();
+        p.model = copy_state(model);
+        p.params_with_grad = params_with_grad(model);
+        p.best = best_state;
+        write_checkpoint(options.checkpoint, p, p.period_done ? nullptr : optimizer.get(),
+                         p.period_done ? nullptr : scheduler.get());
+      }
+      if (stop_period) {
         ++epoch;
         break;
       }

@@ -21,8 +21,17 @@ data::V1LoadOptions v1_load_options(const Json& config) {
   data::V1LoadOptions o;
   o.images_path = get<std::string>(d, "images", "");
   o.responses_path = get<std::string>(d, "responses", "");
-  if (o.images_path.empty() || o.responses_path.empty())
-    fail("config section 'data'", "needs 'images' (.mat or .npy) and 'responses' (.npz)");
+  o.mouse = get<std::string>(d, "mouse", "");
+  o.dir = get<std::string>(d, "dir", "");
+  o.textures = get<bool>(d, "textures", false);
+  o.fixtrain = get<bool>(d, "fixtrain", false);
+  o.neurons = get<std::vector<int64_t>>(d, "neurons", {});
+  o.select_by_fev = get<bool>(d, "select_by_fev", false);
+  o.layout = get<std::string>(d, "layout", "");  // monkey_cadena_2019: one .npz in dir (or responses)
+  // minimodel's published files by mouse name (its crop unless crop_x is given).
+  if (!o.mouse.empty()) data::use_minimodel_mouse(o, d.contains("crop_x") && !d.at("crop_x").is_null());
+  if (o.layout.empty() && (o.images_path.empty() || o.responses_path.empty()))
+    fail("config section 'data'", "needs 'images' (.mat or .npy) and 'responses' (.npz), or 'mouse' and 'dir'");
   auto crop = get<std::vector<int>>(d, "crop_x", {o.crop_x0, o.crop_x1});
   if (crop.size() != 2) fail("config field 'data.crop_x'", "must be [start, end]");
   o.crop_x0 = crop[0];
@@ -47,6 +56,9 @@ data::V1Dataset select_neurons(const data::V1Dataset& d, const at::Tensor& neuro
   s.ypos = d.ypos.index_select(0, idx);
   s.fev = d.fev.index_select(0, idx);
   s.good_neurons = d.good_neurons.index_select(0, idx);
+  if (d.real_responses.defined()) s.real_responses = d.real_responses.index_select(1, idx);
+  if (d.repetitions.defined()) s.repetitions = d.repetitions.index_select(0, idx);
+  s.neuron_index = d.neuron_index.defined() ? d.neuron_index.index_select(0, idx) : idx;  // the file's indices
   return s;
 }
 
@@ -79,7 +91,7 @@ void copy_first_layer(const nn::Model& source, nn::Model& target, bool freeze) {
   target.spec()["core"]["frozen_first_layer"] = freeze;
 }
 
-V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv,
+V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const RunFiles& files,
                        bool show_progress, std::shared_ptr<FirstConvCache> first_conv_cache,
                        const EpochCallback& on_epoch) {
   validate_config(config, "run configuration");
@@ -99,6 +111,15 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   spec["data"] = {{"crop_x", {load.crop_x0, load.crop_x1}}, {"downsample", load.downsample},
                   {"normalize_images", load.normalize_images}, {"fev_threshold", load.fev_threshold},
                   {"train_fraction", load.train_fraction}};
+  // What picks the same recording and neurons again (eval, visualize --data).
+  if (!load.mouse.empty()) spec["data"]["mouse"] = load.mouse;
+  if (!load.layout.empty()) spec["data"]["layout"] = load.layout;
+  if (load.textures) spec["data"]["textures"] = true;
+  if (load.fixtrain) spec["data"]["fixtrain"] = true;
+  if (dataset.is_neuron_subset()) {
+    const at::Tensor idx = dataset.neuron_index.contiguous();
+    spec["data"]["neurons"] = std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel());
+  }
   spec["provenance"] = {{"trained_by", "fovea 0.1.0"}, {"seed", seed}, {"config", config}};
   auto model = nn::build_model(spec);
   torch::Device device(device_name);
@@ -116,11 +137,14 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   data.image_index = dataset.train_image_index;
   data.train_trials = dataset.itrain;
   data.val_trials = dataset.ival;
+  data.real_responses = dataset.real_responses;  // monkey data: the loss and score skip missing trials
   data.first_conv_cache = std::move(first_conv_cache);
 
   V1TrainingRun run;
   run.model = model;
   if (spec["readout"]["type"] == "ridge") {
+    if (dataset.real_responses.defined())
+      fail(dataset.origin, "a ridge readout cannot leave out the missing trials of this recording; use rank1");
     // Closed form, as the tutorial: all training trials (train + validation).
     at::Tensor trials = torch::cat({dataset.itrain, dataset.ival});
     nn::fit_ridge(*model, data.images.index_select(0, data.image_index.index_select(0, trials)),
@@ -151,7 +175,7 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   options.patience = get<int64_t>(t, "patience", options.patience);
   options.patience_across_periods = get<bool>(t, "patience_across_periods", options.patience_across_periods);
   options.restore_best_each_period = get<bool>(t, "restore_best_each_period", options.restore_best_each_period);
-  options.metrics_csv = metrics_csv;
+  files.apply_to(options);
   options.show_progress = show_progress;
   options.on_epoch = on_epoch;
 

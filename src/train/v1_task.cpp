@@ -12,12 +12,17 @@
 #include "fovea/nn/kernels/kernel_set.h"
 #include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
+#include "fovea/train/masked_poisson.h"
 
 namespace fovea::train {
 
-at::Tensor v1_loss(nn::Model& model, const at::Tensor& prediction, const at::Tensor& target, double hoyer_square) {
-  // Σ over the batch per neuron, then the mean over neurons.
-  at::Tensor per_neuron = (prediction - target * torch::log(prediction)).sum(0);
+at::Tensor v1_loss(nn::Model& model, const at::Tensor& prediction, const at::Tensor& target, double hoyer_square,
+                   const at::Tensor& real_responses) {
+  // Σ over the batch per neuron (over the real trials, normalised by their
+  // count, with masks), then the mean over neurons.
+  at::Tensor per_neuron = real_responses.defined()
+                              ? masked_poisson_per_neuron(prediction, target, real_responses.to(prediction.device()))
+                              : (prediction - target * torch::log(prediction)).sum(0);
   if (hoyer_square != 0.0) {
     auto readout = std::dynamic_pointer_cast<nn::Rank1Readout>(model.readout());
     if (!readout) fail("training recipe", "hoyer_square needs a rank-1 readout");
@@ -102,7 +107,8 @@ std::vector<BatchRef> V1Task::epoch_batches(int64_t epoch) {
 
 at::Tensor V1Task::batch_loss(const BatchRef& batch) {
   at::Tensor target = data_.responses.index_select(0, batch.indices).to(device_);
-  return v1_loss(*model_, predict_trials(batch.indices), target, recipe_.hoyer_square);
+  at::Tensor real = data_.real_responses.defined() ? data_.real_responses.index_select(0, batch.indices) : at::Tensor();
+  return v1_loss(*model_, predict_trials(batch.indices), target, recipe_.hoyer_square, real);
 }
 
 double V1Task::validation_score() {
@@ -113,6 +119,9 @@ double V1Task::validation_score() {
     at::Tensor idx = trials.narrow(0, start, std::min(recipe_.batch_size, trials.size(0) - start));
     preds.push_back(predict_trials(idx).to(torch::kCPU));
   }
+  if (data_.real_responses.defined())
+    return masked_variance_explained(torch::cat(preds, 0), data_.responses.index_select(0, trials),
+                                     data_.real_responses.index_select(0, trials));
   return mean_variance_explained(torch::cat(preds, 0), data_.responses.index_select(0, trials));
 }
 

@@ -70,7 +70,7 @@ TEST_F(Maheswaranathan, ReadsSessionsWithOpenretinasDefaults) {
   Session a, b;
   // Session a: stacked repeats under the response type.
   Datasets da = a.datasets();
-  da.emplace_back("test/repeats/firing_rate_20ms", a.repeats);
+  da.emplace_back("test/repeats/firing_rate_10ms", a.repeats);
   fovea::io::write_h5(session_file("15-10-07", "naturalscene.h5"), da);
   // Session b: one dataset per cell, numbered 1, 2, 10 (numeric order, not name order).
   Datasets db = b.datasets();
@@ -96,9 +96,9 @@ TEST_F(Maheswaranathan, ReadsSessionsWithOpenretinasDefaults) {
     const double mean = x.mean().item<double>(), std = x.std(true).item<double>();
     EXPECT_TRUE(m.train.to(at::kDouble).allclose((x - mean) / std, 1e-5, 1e-5)) << name;
     EXPECT_TRUE(m.test.at("test").to(at::kDouble).allclose((s->test_stimulus.to(at::kDouble) - mean) / std, 1e-5, 1e-5));
-    // firing_rate_20ms by default, divided by fr_normalization.
-    EXPECT_TRUE(r.train.allclose(s->train.at("firing_rate_20ms") / 2.0)) << name;
-    EXPECT_TRUE(r.test.at("test").allclose(s->test.at("firing_rate_20ms") / 2.0)) << name;
+    // firing_rate_10ms by default (data_io/maheswaranathan_2023.yaml), divided by fr_normalization.
+    EXPECT_TRUE(r.train.allclose(s->train.at("firing_rate_10ms") / 2.0)) << name;
+    EXPECT_TRUE(r.test.at("test").allclose(s->test.at("firing_rate_10ms") / 2.0)) << name;
     ASSERT_EQ(r.test_by_trial.count("test"), 1u) << name;
     EXPECT_TRUE(r.test_by_trial.at("test").allclose(s->repeats / 2.0)) << name;
   }
@@ -112,7 +112,7 @@ TEST_F(Maheswaranathan, ReadsSessionsWithOpenretinasDefaults) {
   d = fovea::data::load_maheswaranathan_2023(o);
   EXPECT_TRUE(d.responses.at("15-10-07").train.allclose(a.train.at("firing_rate_5ms")));
   EXPECT_TRUE(d.movies.at("15-10-07").train.equal(a.train_stimulus.to(at::kFloat).unsqueeze(0)));
-  // The stacked repeats exist only for 20 ms; the per-cell ones do not depend on the bin.
+  // The stacked repeats exist only for 10 ms; the per-cell ones do not depend on the bin.
   EXPECT_EQ(d.responses.at("15-10-07").test_by_trial.count("test"), 0u);
   EXPECT_EQ(d.responses.at("15-11-21a").test_by_trial.count("test"), 1u);
 }
@@ -120,13 +120,13 @@ TEST_F(Maheswaranathan, ReadsSessionsWithOpenretinasDefaults) {
 TEST_F(Maheswaranathan, OneExtraTrailingResponseBinIsDropped) {
   // The published test set: 5997 response bins for 5996 stimulus frames.
   Session s;
-  s.test["firing_rate_20ms"] = torch::rand({kNeurons, kTest + 1});
+  s.test["firing_rate_10ms"] = torch::rand({kNeurons, kTest + 1});
   Datasets d = s.datasets();
-  d.emplace_back("test/repeats/firing_rate_20ms", torch::rand({kRepeats, kNeurons, kTest + 1}));
+  d.emplace_back("test/repeats/firing_rate_10ms", torch::rand({kRepeats, kNeurons, kTest + 1}));
   fovea::io::write_h5(session_file("s1", "naturalscene.h5"), d);
   auto data = fovea::data::load_maheswaranathan_2023(options());
   const auto& r = data.responses.at("s1");
-  EXPECT_TRUE(r.test.at("test").equal(s.test.at("firing_rate_20ms").slice(1, 0, kTest)));
+  EXPECT_TRUE(r.test.at("test").equal(s.test.at("firing_rate_10ms").slice(1, 0, kTest)));
   EXPECT_EQ(r.test_by_trial.at("test").size(2), kTest);
 }
 
@@ -145,35 +145,35 @@ TEST_F(Maheswaranathan, BadFixturesAreOneLineErrorsNamingTheFile) {
   std::string e = load_error(options());
   EXPECT_NE(e.find(file + ": /train/stimulus is missing"), std::string::npos) << e;
 
-  s.train["firing_rate_20ms"] = torch::rand({kNeurons, kTrain - 5});
+  s.train["firing_rate_10ms"] = torch::rand({kNeurons, kTrain - 5});
   write_without("");
   e = load_error(options());
-  EXPECT_NE(e.find(file + ": /train/response/firing_rate_20ms has 55 time bins, the stimulus has 60 frames"),
+  EXPECT_NE(e.find(file + ": /train/response/firing_rate_10ms has 55 time bins, the stimulus has 60 frames"),
             std::string::npos)
       << e;
   s = Session();
 
-  s.test["firing_rate_20ms"] = torch::rand({kNeurons, kTest + 3});
+  s.test["firing_rate_10ms"] = torch::rand({kNeurons, kTest + 3});
   write_without("");
   e = load_error(options());
-  EXPECT_NE(e.find(file + ": /test/response/firing_rate_20ms has 23 time bins"), std::string::npos) << e;
+  EXPECT_NE(e.find(file + ": /test/response/firing_rate_10ms has 23 time bins"), std::string::npos) << e;
   s = Session();
 
-  s.test["firing_rate_20ms"] = torch::rand({kNeurons + 1, kTest});
+  s.test["firing_rate_10ms"] = torch::rand({kNeurons + 1, kTest});
   write_without("");
   e = load_error(options());
-  EXPECT_NE(e.find(file + ": /test/response/firing_rate_20ms has 4 neurons, /train/response/firing_rate_20ms has 3"),
+  EXPECT_NE(e.find(file + ": /test/response/firing_rate_10ms has 4 neurons, /train/response/firing_rate_10ms has 3"),
             std::string::npos)
       << e;
   s = Session();
 
-  write_without("", {{"test/repeats/firing_rate_20ms", torch::rand({kRepeats, kNeurons, kTest - 1})}});
+  write_without("", {{"test/repeats/firing_rate_10ms", torch::rand({kRepeats, kNeurons, kTest - 1})}});
   e = load_error(options());
   EXPECT_NE(e.find(file + ": /test/repeats has 19 time bins"), std::string::npos) << e;
 
   write_without("", {{"test/repeats/cell01", torch::rand({kRepeats, kTest})}});
   e = load_error(options());
-  EXPECT_NE(e.find(file + ": /test/repeats has 1 neurons, /test/response/firing_rate_20ms has 3"), std::string::npos)
+  EXPECT_NE(e.find(file + ": /test/repeats has 1 neurons, /test/response/firing_rate_10ms has 3"), std::string::npos)
       << e;
 
   write_without("");
@@ -201,6 +201,22 @@ TEST_F(Maheswaranathan, BadFixturesAreOneLineErrorsNamingTheFile) {
   o.dir = empty.path().string();
   e = load_error(o);
   EXPECT_NE(e.find("no session folder holds a file ending in naturalscene.h5"), std::string::npos) << e;
+}
+
+// The published neural_code_data.zip unpacks to
+// neural_code_data/ganglion_cell_data/<session>/ (openretina-datasets §4.1):
+// the folder it was unpacked in is a valid data.dir.
+TEST_F(Maheswaranathan, ReadsTheUnpackedPublishedZipFolder) {
+  Session s;
+  const fs::path session = dir.path() / "neural_code_data" / "ganglion_cell_data" / "15-10-07";
+  fs::create_directories(session);
+  fovea::io::write_h5((session / "naturalscene.h5").string(), s.datasets());
+  auto d = fovea::data::load_maheswaranathan_2023(options());
+  ASSERT_EQ(d.sessions(), (std::vector<std::string>{"15-10-07"}));
+  EXPECT_TRUE(d.responses.at("15-10-07").train.allclose(s.train.at("firing_rate_10ms")));
+  fovea::data::MaheswaranathanOptions o = options();
+  o.dir = (dir.path() / "neural_code_data").string();
+  EXPECT_EQ(fovea::data::load_maheswaranathan_2023(o).sessions(), (std::vector<std::string>{"15-10-07"}));
 }
 
 }  // namespace

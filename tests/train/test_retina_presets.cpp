@@ -6,11 +6,16 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "fovea/io/hdf5.h"
 #include "fovea/nn/model.h"
 #include "fovea/train/config.h"
+#include "fovea/train/config_check.h"
+#include "fovea/train/retina_experiment.h"
+#include "test_util.h"
 
 namespace {
 
@@ -67,6 +72,79 @@ TEST(RetinaPresets, DataAndLossAsOpenretinasDataloaderConfigs) {
   EXPECT_EQ(m["training"]["batch_size"], 64);
   EXPECT_EQ(m["training"]["loss"], "l1_poisson");
   EXPECT_DOUBLE_EQ(m["training"]["gamma_l1"].get<double>(), 0.001);
+}
+
+// The published-data presets read openretina's data with no other argument:
+// data.dir names the published dataset and data.layout its reader.
+TEST(RetinaPresets, PublishedDataPresetsNameTheirLayoutAndDataset) {
+  for (const auto& [preset, dir] : std::vector<std::pair<std::string, std::string>>{
+           {"retina_hoefling_2024_low_res.yaml", "hoefling_2024"},
+           {"retina_hoefling_2024_high_res.yaml", "hoefling_2024_high_res"},
+           {"retina_karamanlis_2024.yaml", "karamanlis_2024"}}) {
+    const Json c = fovea::train::load_config(kConfigs + preset);
+    const auto o = fovea::train::retina_data_options(c["data"]);
+    EXPECT_EQ(o.dir, dir) << preset;
+    EXPECT_EQ(o.layout, preset.find("karamanlis") != std::string::npos ? "karamanlis_2024" : "hoefling_2024") << preset;
+    EXPECT_NO_THROW(fovea::train::validate_config(c, preset)) << preset;
+  }
+  // openretina's data_io/karamanlis_2024.yaml: mouse fixation movies, 60x80, fr_normalization 1.
+  const auto k = fovea::train::retina_data_options(fovea::train::load_config(kConfigs + "retina_karamanlis_2024.yaml")["data"]);
+  EXPECT_EQ(k.species, "mouse");
+  EXPECT_EQ(k.stim_type, "fixationmovie");
+  EXPECT_EQ(k.downsampled_size, (std::vector<int64_t>{60, 80}));
+  EXPECT_DOUBLE_EQ(k.fr_normalization, 1.0);
+  EXPECT_EQ(k.split.clip_length, 75);
+  // The name alone implies the layout, with its own stim_type default; Maheswaranathan's default bin is 10 ms.
+  const auto named = fovea::train::retina_data_options({{"dir", "karamanlis_2024"}});
+  EXPECT_EQ(named.layout, "karamanlis_2024");
+  EXPECT_EQ(named.stim_type, "fixationmovie");
+  const auto m = fovea::train::retina_data_options({{"layout", "maheswaranathan_2023"}, {"dir", "x"}});
+  EXPECT_EQ(m.stim_type, "naturalscene");
+  EXPECT_EQ(m.response_type, "firing_rate_10ms");
+  const std::string e = fovea::test::error_of([] {
+    fovea::train::retina_data_options({{"layout", "karamanlis_2024"}, {"dir", "x"}, {"downsampled_size", {60}}});
+  });
+  EXPECT_NE(e.find("data.downsampled_size"), std::string::npos) << e;
+  // The chirp and moving bar join the Höfling layout as extra test stimuli (data.chirp_path, data.moving_bar_path).
+  Json low = fovea::train::load_config(kConfigs + "retina_hoefling_2024_low_res.yaml");
+  low["data"]["chirp_path"] = "RGC_Chirp_30Hz_18_16.pickle";
+  low["data"]["moving_bar_path"] = "RGC_MovingBar_30Hz_18_16.pickle";
+  EXPECT_NO_THROW(fovea::train::validate_config(low, "low_res"));
+  const auto h = fovea::train::retina_data_options(low["data"]);
+  EXPECT_EQ(h.chirp_path, "RGC_Chirp_30Hz_18_16.pickle");
+  EXPECT_EQ(h.moving_bar_path, "RGC_MovingBar_30Hz_18_16.pickle");
+}
+
+// The karamanlis_2024 layout through a run configuration: a local folder of
+// sessions is read, split into 75-frame clips and z-scored by the reader.
+TEST(RetinaPresets, KaramanlisLayoutReadsALocalSessionsFolder) {
+  fovea::test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "2021_mouse_s1");
+  const int64_t blocks = 2, frames = 80, test_frames = 10, neurons = 3;
+  // Fixations that keep the 20x30 images near the screen centre (1-based image numbers).
+  auto fix = [](int64_t n) {
+    return torch::stack({torch::ones({n}), torch::full({n}, 10.0), torch::full({n}, 15.0)}, 1).to(torch::kFloat64);
+  };
+  fovea::io::write_h5((dir.path() / "2021_mouse_s1" / "r_fixationmovie_data.mat").string(),
+                      {{"runningImages", torch::rand({1, 30, 20}, torch::kFloat64)},
+                       {"frozenImages", torch::rand({1, 30, 20}, torch::kFloat64)},
+                       {"runningfixations", torch::stack({fix(frames), fix(frames)})},
+                       {"frozenfixations", fix(test_frames)},
+                       {"runningbin", torch::rand({blocks, frames, neurons}, torch::kFloat64)},
+                       {"frozenbin", torch::rand({4, test_frames, neurons}, torch::kFloat64)}});
+  Json data = fovea::train::load_config(kConfigs + "retina_karamanlis_2024.yaml")["data"];
+  data["dir"] = dir.path().string();
+  data["num_val_clips"] = 1;
+  auto o = fovea::train::retina_data_options(data);
+  const auto d = fovea::train::load_retina_data(o);
+  ASSERT_EQ(d.sessions(), (std::vector<std::string>{"2021_mouse_s1"}));
+  const auto split = fovea::train::split_sessions(d, o.split);
+  const auto& s = split.at("2021_mouse_s1");
+  // 160 frames: 2 clips of 75 (one validates), the 10 tail frames unused.
+  EXPECT_EQ(s.train_movie.sizes(), (at::IntArrayRef{1, 75, 60, 80}));
+  EXPECT_EQ(s.test_movies.at("test").sizes(), (at::IntArrayRef{1, test_frames, 60, 80}));
+  EXPECT_EQ(s.test_by_trial.at("test").size(0), 4);
+  EXPECT_NEAR(d.movies.at("2021_mouse_s1").train.mean().item<double>(), 0.0, 1e-5);
 }
 
 }  // namespace

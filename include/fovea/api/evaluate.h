@@ -16,6 +16,10 @@ struct EvaluateOptions {
   V1DataFiles data;             // --data (both families), --images/--responses/--truth (V1)
   double threshold = -1;        // --fev-threshold / --var-ratio-cutoff; < 0: the model's (V1) or 0.15 (retina)
   std::string test_name;        // retina: the test stimulus ("" : the model's)
+  // retina, openretina's evaluation.data_split: train | validation | test |
+  // the name of a test stimulus (V1: test only).
+  std::string data_split = "test";
+  bool dataset_statistics = false;  // retina: openretina's compute_dataset_statistics
   std::string output = "eval";  // -o: folder for eval.csv and eval.json; "" : write nothing
   std::string device = "cpu";
 };

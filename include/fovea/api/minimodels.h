@@ -20,6 +20,7 @@ struct MinimodelsOptions {
   std::string output = "minimodels";
   std::string device = "cpu";
   uint64_t seed = 0;
+  bool resume = false;                  // keep the minimodels already in `output` (a killed run), fit the rest
   bool quiet = false;                   // no progress bar on stderr
   ProgressCallback progress;            // per minimodel: fev, feve_full, feve_minimodel, channels_used
 };

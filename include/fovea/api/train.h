@@ -22,6 +22,11 @@ struct TrainOptions {
   std::string output;                   // -o: output directory; "" : output.dir of the config
   std::optional<uint64_t> seed;         // --seed; unset: the config's seed (or 0)
   std::string device = "cpu";
+  // --resume DIR: continue the run whose output folder DIR is, from its last
+  // checkpoint, with the configuration it saved (run_config.json); give no
+  // config, overrides or seed with it.
+  std::string resume;
+  bool checkpoint = true;               // write DIR/checkpoint.pt after every epoch
   bool quiet = false;                   // no progress bar on stderr
   ProgressCallback progress;            // per epoch: train_loss, the validation score, its best so far, lr
 };
@@ -38,7 +43,9 @@ struct TrainResult {
 };
 
 // Reads the configuration once, checks it before anything is read or
-// written, seeds every generator, trains and evaluates. The output folder is
+// written, seeds every generator, trains and evaluates. The output folder gets
+// run_config.json (the configuration as resolved) when training starts and
+// checkpoint.pt after every epoch, so a killed run continues with `resume`. The output folder is
 // created when the run starts writing and removed again if the run fails
 // before writing anything into it.
 TrainResult train(const TrainOptions& options);

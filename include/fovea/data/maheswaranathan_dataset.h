@@ -3,10 +3,13 @@
 // (Baccus lab, https://doi.org/10.25740/rk663dm5577), read as openretina reads
 // them (data_io/maheswaranathan_2023: stimuli.py, responses.py):
 //
-//   <dir>/ganglion_cell_data/<session>/<...><stim_type>.h5   (or <dir> is the ganglion_cell_data folder)
+//   <dir>/neural_code_data/ganglion_cell_data/<session>/<...><stim_type>.h5
+//   (the published neural_code_data.zip unpacked in <dir>; <dir> may also be
+//   the neural_code_data or the ganglion_cell_data folder)
 //     /train/stimulus                    (T, 50, 50)
 //     /test/stimulus                     (T_test, 50, 50)
-//     /train/response/<response_type>    (neurons, T)        firing_rate_5ms | _10ms | _20ms (default)
+//     /train/response/<response_type>    (neurons, T)        firing_rate_5ms | _10ms (default, as
+//                                                            openretina's config) | _20ms | binned
 //     /test/response/<response_type>     (neurons, T_test)   the trial average
 //     /test/repeats/<response_type>      (repeats, neurons, T_test)     optional, or else
 //     /test/repeats/cell<k>              (repeats, T_test) per cell      (cells in the order of k)
@@ -40,7 +43,7 @@ namespace fovea::data {
 
 struct MaheswaranathanOptions {
   std::string dir;
-  std::string response_type = "firing_rate_20ms";
+  std::string response_type = "firing_rate_10ms";  // data_io/maheswaranathan_2023.yaml
   std::string stim_type = "naturalscene";  // or "whitenoise": files end in "<stim_type>.h5"
   double fr_normalization = 1.0;
   bool normalize_stimuli = true;

@@ -11,6 +11,11 @@
 //                            and the same responses
 // Each zip holds one file (openretina opens each as one file): the movie
 // pickle and the responses HDF5.
+//   karamanlis_2024          gollisch_lab/karamanlis_2024/sessions/ (a folder: see
+//                            data::fetch_karamanlis_sessions)
+//   goldin_2022              marre_lab/goldin_2022/ (a folder: data::fetch_goldin_2022)
+//   sridhar_2025             gollisch_lab/sridhar_2025/marmoset/natural_movie or whitenoise
+//                            (data.stimulus; a folder: data::fetch_sridhar_2025)
 #include <string>
 
 #include "fovea/io/download.h"

@@ -20,12 +20,34 @@
 #include <ATen/core/Tensor.h>
 
 #include <string>
+#include <vector>
 
 namespace fovea::data {
 
 struct V1LoadOptions {
   std::string images_path;     // .mat (key `img`) or .npy
   std::string responses_path;  // .npz
+  // minimodel's published files by mouse (see minimodel_mice.h): with `mouse`
+  // set, use_minimodel_mouse fills the empty paths from `dir`.
+  std::string mouse;
+  std::string dir;
+  // The on-disk layout: "" (minimodel's mouse files, above) or
+  // "monkey_cadena_2019" (monkey_v1_dataset.h: one .npz, `responses_path` or
+  // dir/monkeyv1_cadena_2019.npz; the image options below do not apply).
+  std::string layout;
+  // The responses file is a text16_{mname}_{datexp}.npz (texture trials):
+  // keys sp, istim, labels, ss_all, ss_istim, ss_labels.
+  bool textures = false;
+  // minimodel's load_neurons trial filters on the training trials:
+  // fixtrain keeps istim < 30000 (the unflipped natural images) and wins over
+  // drop_flipped_test_images, which drops 30000 <= istim <= 30500 (L1_A1).
+  bool fixtrain = false;
+  bool drop_flipped_test_images = false;
+  // Neurons kept after FEV and normalisation (indices into the file's
+  // neurons); empty: all. With select_by_fev, those with FEV > fev_threshold
+  // (the course keeps FEV > 0.4). Both at once is an error.
+  std::vector<int64_t> neurons;
+  bool select_by_fev = false;
   int crop_x0 = 0;             // minimodel: 0 (FX20: 46)
   int crop_x1 = 130;           // minimodel: 130 (FX20: 176); clipped to the image width
   double downsample = 1.0;     // >1 shrinks with bilinear resize (cv2.INTER_LINEAR)
@@ -45,7 +67,22 @@ struct V1Dataset {
   at::Tensor itrain, ival;        // int64 indices into trials (train / validation split)
   at::Tensor fev;                 // (neurons,) float64 on the test repeats
   at::Tensor good_neurons;        // (neurons,) bool: fev > fev_threshold
+  at::Tensor neuron_index;        // (neurons,) int64: each neuron's index in the responses file
+  int64_t neurons_in_file = 0;    // neurons in the responses file
+  at::Tensor train_labels;        // (trials,) int64 texture class of each trial (textures only)
+  at::Tensor test_labels;         // (test images,) int64 (textures only)
+  // Recordings with missing trials (the monkey layout): which training
+  // responses are real, (trials, neurons) bool; the others are 0 and left out
+  // of the loss and the validation score. Undefined: every response is real.
+  // Missing test trials are NaN in test_responses.
+  at::Tensor real_responses;
+  // (neurons,) int64: how many of the test repeats count for each neuron
+  // (minimodel's monkey_feve); undefined: all of them.
+  at::Tensor repetitions;
   std::string origin;             // the responses file, for messages
+
+  // True when some of the file's neurons were left out.
+  bool is_neuron_subset() const { return neuron_index.defined() && n_neurons() != neurons_in_file; }
 
   int64_t n_neurons() const { return train_responses.size(1); }
   // Images for a set of trials (train/val): (n, 1, Ly, Lx).
@@ -54,6 +91,22 @@ struct V1Dataset {
 };
 
 V1Dataset load_v1_dataset(const V1LoadOptions& options);
+
+// Fills the empty image/response paths from minimodel's file names for
+// options.mouse in options.dir, the crop from the mouse's xrange unless
+// `crop_given`, and L1_A1's trial filter. fovea::Error naming `field` for an
+// unknown mouse (listing the known ones), for textures of a mouse without a
+// texture file, or for a missing file (naming the file).
+void use_minimodel_mouse(V1LoadOptions& options, bool crop_given, const std::string& field = "data.mouse");
+
+// The training trials that minimodel's load_neurons keeps (indices into
+// istim_sp, ascending): all, or those the filters above leave.
+at::Tensor kept_training_trials(const at::Tensor& istim_sp, bool fixtrain, bool drop_flipped_test_images);
+
+// The dataset restricted to some of its neurons (indices into its neurons,
+// each in range, else fovea::Error naming `field` and the file).
+V1Dataset select_dataset_neurons(const V1Dataset& dataset, const std::vector<int64_t>& neurons,
+                                 const std::string& field = "data.neurons");
 
 // minimodel's split: validation = every k-th index starting at 0,
 // k = int(1/(1-train_fraction)) truncated as Python's int() does (0.9 -> 10).
@@ -84,6 +137,18 @@ struct V1Neurons {
   at::Tensor xpos, ypos;    // (neurons,) float32
 };
 V1Neurons load_neurons(const std::string& path);
+
+// minimodel's texture responses text16_{mname}_{datexp}.npz, keys as
+// scripts/catvar.py reads them (the data README names them wrongly): sp
+// (neurons, trials), istim (trials,), labels (trials,), ss_all (test images,
+// repeats, neurons), ss_istim, ss_labels (test images,). xpos/ypos are read
+// when present, else NaN. The same checks as load_neurons.
+struct V1TextureNeurons {
+  V1Neurons neurons;   // istim -> istim_sp, ss_istim -> istim_ss
+  at::Tensor labels;   // (trials,) int64
+  at::Tensor ss_labels;  // (test images,) int64
+};
+V1TextureNeurons load_texture_neurons(const std::string& path);
 
 // minimodel's normalize_spks: replaces `spks` (trials, neurons) and
 // `spks_rep` (test images, repeats, neurons) by themselves divided by the

@@ -65,6 +65,11 @@ class LrScheduler {
   double lr() const;  // the first group's learning rate
   const LrSchedulerOptions& options() const { return options_; }
 
+  // The counters that, with the optimiser's learning rates, are the
+  // scheduler's whole state (a checkpoint saves and restores them).
+  std::vector<int64_t> counters() const { return {last_epoch_, intervals_, T_cur_, T_i_}; }
+  void set_counters(const std::vector<int64_t>& c);
+
  private:
   std::vector<double> next_lrs();  // get_lr() at the new last_epoch_
   void apply(const std::vector<double>& lrs);

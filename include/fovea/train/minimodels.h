@@ -28,10 +28,15 @@ struct MinimodelRow {
 // Fits one minimodel per listed neuron; writes `<output_dir>/minimodel_n<neuron>.safetensors`
 // and `<output_dir>/summary.csv`, and returns the table. `on_fitted` is
 // called after each minimodel with its row and how many of the list are done.
+// With `resume`, a neuron whose minimodel file is already in `output_dir`
+// (a run that was killed) is kept, not fitted again: its row is computed from
+// that file. Each fit is seeded on its own, so the others come out as in one
+// uninterrupted run.
 using MinimodelCallback = std::function<void(const MinimodelRow& row, size_t done, size_t total)>;
 std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::string& full_model_path,
                                          const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
                                          const nlohmann::json& config, const std::string& output_dir,
-                                         bool show_progress = true, const MinimodelCallback& on_fitted = {});
+                                         bool show_progress = true, const MinimodelCallback& on_fitted = {},
+                                         bool resume = false);
 
 }  // namespace fovea::train

@@ -99,8 +99,32 @@ struct TrainerOptions {
   // last step of an epoch may have fewer. Clipping applies to the sum.
   int64_t accumulate_grad_batches = 1;
   std::string metrics_csv;              // "" : none
+  // After every epoch, the whole training state is written to `checkpoint`
+  // ("" : none), atomically; with `resume`, fit() continues from it when it
+  // exists (src/train/checkpoint.h): the result equals an uninterrupted run's.
+  std::string checkpoint;
+  bool resume = false;
   bool show_progress = true;
   EpochCallback on_epoch;               // called after every epoch's validation
+  // Submodules kept in eval mode while the model trains (a frozen core's
+  // BatchNorm statistics: transfer.h's only_train_readout).
+  std::vector<std::shared_ptr<torch::nn::Module>> eval_mode_modules;
+};
+
+// Where a training run writes as it goes: the per-epoch metrics CSV and the
+// checkpoint ("" : none), and whether to continue from that checkpoint.
+// Converts from a metrics CSV path, which is all most callers give.
+struct RunFiles {
+  RunFiles() = default;
+  RunFiles(std::string metrics) : metrics_csv(std::move(metrics)) {}  // NOLINT: implicit on purpose
+  RunFiles(const char* metrics) : metrics_csv(metrics) {}              // NOLINT
+  std::string metrics_csv, checkpoint;
+  bool resume = false;
+  void apply_to(TrainerOptions& o) const {
+    o.metrics_csv = metrics_csv;
+    o.checkpoint = checkpoint;
+    o.resume = resume;
+  }
 };
 
 struct TrainingResult {

@@ -32,13 +32,14 @@ struct V1TrainingRun {
 
 // Checks the config (validate_config, ConfigCheck::run), then builds the
 // model it describes for this dataset, trains it (or fits it in closed form
-// for a ridge readout) and returns it in eval mode. Writes
-// `metrics_csv` per epoch when given. The model's spec records the data
+// for a ridge readout) and returns it in eval mode. Writes the metrics CSV
+// and the checkpoint of `files` per epoch when given, and continues from that
+// checkpoint when files.resume is set. The model's spec records the data
 // preprocessing and the training provenance.
 // `first_conv_cache` lets runs with the same frozen first conv (minimodels of
 // one full model) share its outputs (see V1TrainingData). `on_epoch` is
 // called after every epoch (not for the closed-form ridge fit).
-V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const std::string& metrics_csv = "",
+V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const RunFiles& files = {},
                        bool show_progress = true, std::shared_ptr<FirstConvCache> first_conv_cache = nullptr,
                        const EpochCallback& on_epoch = {});
 

@@ -44,6 +44,10 @@ struct FirstConvCache {
 struct V1TrainingData {
   at::Tensor images;             // (N_images, 1, H, W) float32
   at::Tensor responses;          // (trials, neurons) float32
+  // (trials, neurons) bool, the responses that were recorded (minimodel's
+  // monkey_train): the loss becomes masked_poisson_per_neuron and the
+  // validation score masked_variance_explained. Undefined: all are real.
+  at::Tensor real_responses;
   at::Tensor image_index;        // (trials,) int64
   at::Tensor train_trials;       // int64 indices into trials
   at::Tensor val_trials;         // int64 indices into trials
@@ -77,8 +81,11 @@ class V1Task : public TrainingTask {
 };
 
 // The V1 loss of a batch: mean over neurons of the summed Poisson loss plus
-// hs times the Hoyer-Square penalty of the readout's Wc.
-at::Tensor v1_loss(nn::Model& model, const at::Tensor& prediction, const at::Tensor& target, double hoyer_square);
+// hs times the Hoyer-Square penalty of the readout's Wc. With `real_responses`
+// (batch, neurons) the per-neuron Poisson term is minimodel's monkey one,
+// masked_poisson_per_neuron (masked_poisson.h).
+at::Tensor v1_loss(nn::Model& model, const at::Tensor& prediction, const at::Tensor& target, double hoyer_square,
+                   const at::Tensor& real_responses = {});
 
 // Mean over neurons of 1 − Σ(y−ŷ)²/Σ(y−ȳ)² (minimodel's validation variance explained).
 double mean_variance_explained(const at::Tensor& prediction, const at::Tensor& target);
