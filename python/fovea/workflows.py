@@ -208,7 +208,7 @@ def _with_progress(quiet, call):
 
 # ---- the workflows -----------------------------------------------------------------------
 
-def train(config, output=None, overrides=None, seed=None, quiet=False, device="cpu"):
+def train(config=None, output=None, overrides=None, seed=None, quiet=False, device="cpu", resume=None):
     """Fits the model a run configuration describes, as ``fovea train`` does.
 
     ``config``: a YAML file (``configs/*.yaml``) or a dict with the same sections
@@ -218,6 +218,9 @@ def train(config, output=None, overrides=None, seed=None, quiet=False, device="c
     ``["training.lr=0.002"]``. ``seed``: seeds every generator (default: the config's
     seed, else 0). ``quiet``: no progress line (otherwise one line per epoch, rewritten in
     place on a terminal). The config is checked before anything is read or written.
+    ``resume``: instead of a config, the output folder of a run that was killed: it
+    continues from its last checkpoint with the configuration it saved (``fovea train
+    --resume``), and ends as the uninterrupted run would have.
 
     Writes model.safetensors, metrics.csv, eval.csv and eval.json into the output
     directory and returns a dict: ``model`` (the trained :class:`fovea.Model`, best
@@ -228,7 +231,12 @@ def train(config, output=None, overrides=None, seed=None, quiet=False, device="c
     (1-based, None when no score was finite), epochs_run, stop_reason, seconds) and
     ``evaluation`` (as :func:`evaluate` returns it, on the test set).
     """
-    if isinstance(config, dict):
+    if (config is None) == (resume is None):
+        raise TypeError("train() needs either config or resume")
+    resume = _optional_path(resume, "resume") or ""
+    if config is None:
+        config_name, config_text = "", ""
+    elif isinstance(config, dict):
         config_name, config_text = "config dict", json.dumps(config)
     else:
         config_name, config_text = _path(config, "config"), ""
@@ -238,7 +246,7 @@ def train(config, output=None, overrides=None, seed=None, quiet=False, device="c
         seed = _int(seed, "seed", minimum=0)
     quiet = _bool(quiet, "quiet")
     raw = _with_progress(quiet, lambda line: _fovea._train(
-        config_name, config_text, overrides, output, seed, _device(device), line))
+        config_name, config_text, overrides, output, seed, _device(device), resume, line))
     result = {k: raw[k] for k in ("family", "seed", "output_dir", "model_path", "metrics_csv", "eval_csv", "eval_json",
                                   "epochs", "training")}
     result["model"] = Model(raw["model"], raw["model_path"])
@@ -382,7 +390,7 @@ def simulate_retina(output_dir, sessions=2, neurons_per_session=30, stimulus="no
 
 
 def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=None, output="minimodels",
-                   images=None, responses=None, seed=0, quiet=False, device="cpu"):
+                   images=None, responses=None, seed=0, quiet=False, device="cpu", resume=False):
     """One minimodel per neuron (Du et al. 2025), as ``fovea minimodels``: a 16->64
     model whose first layer is copied from the trained ``full_model`` and frozen.
 
@@ -391,7 +399,8 @@ def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=N
     ``data``: the V1 dataset directory (or ``images`` and ``responses``). ``neurons``:
     an index or a list. ``config``: YAML overriding minimodel's recipe; ``overrides``
     as for :func:`train`. Writes ``output/minimodel_n<k>.safetensors`` and
-    ``output/summary.csv``.
+    ``output/summary.csv``. ``resume``: keep the minimodels already in ``output`` (a run
+    that was killed) and fit the rest.
 
     Returns ``{"per_neuron": {"neuron", "fev", "feve_full", "feve_minimodel",
     "channels_used", "channels": numpy arrays, "model_path": [paths]}, "rows": [one dict
@@ -412,7 +421,7 @@ def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=N
     raw = _with_progress(quiet, lambda line: _fovea._minimodels(
         path, *dirs, _indices(neurons, "neurons"), config=_optional_path(config, "config"),
         overrides=_overrides(overrides), output=_path(output, "output"), device=_device(device),
-        seed=_int(seed, "seed", 0), progress=line))
+        seed=_int(seed, "seed", 0), resume=_bool(resume, "resume"), progress=line))
     rows = list(raw["rows"])
     per_neuron = {k: np.array([r[k] for r in rows]) for k in
                   ("neuron", "fev", "feve_full", "feve_minimodel", "channels_used", "channels")}

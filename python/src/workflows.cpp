@@ -95,8 +95,10 @@ py::dict epoch_dict(const fovea::train::EpochRecord& e) {
 
 py::dict train_binding(const std::string& config, const std::string& config_text,
                        const std::vector<std::string>& overrides, const std::string& output,
-                       std::optional<uint64_t> seed, const std::string& device, const py::object& progress) {
+                       std::optional<uint64_t> seed, const std::string& device, const std::string& resume,
+                       const py::object& progress) {
   fovea::api::TrainOptions o;
+  o.resume = resume;
   o.config = config;
   o.config_text = config_text;
   o.overrides = overrides;
@@ -210,9 +212,10 @@ py::dict simulate_retina_binding(const std::string& dir, int64_t sessions, const
 py::dict minimodels_binding(const std::string& full_model, const std::string& dir, const std::string& images,
                             const std::string& responses, const std::string& truth, const std::vector<int64_t>& neurons,
                             const std::string& config, const std::vector<std::string>& overrides,
-                            const std::string& output, const std::string& device, uint64_t seed,
+                            const std::string& output, const std::string& device, uint64_t seed, bool resume,
                             const py::object& progress) {
   fovea::api::MinimodelsOptions o;
+  o.resume = resume;
   o.full_model = full_model;
   o.data = data_files(dir, images, responses, truth);
   o.neurons = neurons;
@@ -328,7 +331,7 @@ void register_workflows(py::module_& m) {
   const fovea::api::VisualizeOptions vis;
   const fovea::api::MinimodelsOptions mini;
   m.def("_train", &train_binding, py::arg("config"), py::arg("config_text"), py::arg("overrides"), py::arg("output"),
-        py::arg("seed"), py::arg("device"), py::arg("progress"), "api::train");
+        py::arg("seed"), py::arg("device"), py::arg("resume"), py::arg("progress"), "api::train");
   m.def("_evaluate", &evaluate_binding, py::arg("model"), py::arg("name"), py::arg("dir"), py::arg("images"),
         py::arg("responses"), py::arg("truth"), py::arg("threshold"), py::arg("test_name"), py::arg("output"),
         py::arg("device"), "api::evaluate on a loaded model");
@@ -348,7 +351,8 @@ void register_workflows(py::module_& m) {
   m.def("_minimodels", &minimodels_binding, py::arg("full_model"), py::arg("dir"), py::arg("images"),
         py::arg("responses"), py::arg("truth"), py::arg("neurons"), py::arg("config") = mini.config,
         py::arg("overrides") = std::vector<std::string>{}, py::arg("output") = mini.output,
-        py::arg("device") = mini.device, py::arg("seed") = mini.seed, py::arg("progress") = py::none(),
+        py::arg("device") = mini.device, py::arg("seed") = mini.seed, py::arg("resume") = mini.resume,
+        py::arg("progress") = py::none(),
         "api::minimodels");
   m.def("_top_images", &top_images_binding, py::arg("model"), py::arg("name"), py::arg("dir"), py::arg("images"),
         py::arg("responses"), py::arg("neurons"), py::arg("threshold") = top.threshold, py::arg("n_top") = top.n_top,

@@ -243,3 +243,35 @@ def test_errors(work, tmp_path):
     # The library's own option checks are ValueError too.
     with pytest.raises(ValueError, match="--batch-size"):
         fovea._fovea._predict(model._impl, "m", torch.zeros(1, 33, 65), "x", "", 0, "", "cpu")
+
+
+def test_train_resume_continues_a_killed_run_to_the_same_model(work, fovea_binary, tmp_path):
+    """A run killed with SIGKILL after its first epoch, continued with
+    ``fovea.train(resume=...)``, ends with the uninterrupted run's tensors."""
+    data = work["data"]
+    config = json.loads(json.dumps(TINY))
+    config["training"]["period_epochs"] = [8]
+    config["data"]["images"] = str(data / "images.npy")
+    config["data"]["responses"] = str(data / "responses.npz")
+    whole = fovea.train(config, output=tmp_path / "whole", quiet=True)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([fovea_binary, "train", "--config", str(config_file), "-o", str(killed), "-q",
+                             "--threads", "1"], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = killed / "metrics.csv"
+    while proc.poll() is None and not (metrics.exists() and len(metrics.read_text().splitlines()) >= 2):
+        pass
+    proc.kill()
+    proc.wait()
+    assert not (killed / "model.safetensors").exists(), "the run ended before it could be killed"
+    resumed = fovea.train(resume=killed, quiet=True)
+    a, b = whole["model"].state_dict(), resumed["model"].state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+    assert strip(read_csv(resumed["metrics_csv"])) == strip(read_csv(whole["metrics_csv"]))
+    with pytest.raises(TypeError, match="config or resume"):
+        fovea.train()
