@@ -137,10 +137,12 @@ def _model(model, what="model"):
     raise TypeError(f"{what} must be a fovea.Model or a path, URL or pretrained name, not {type(model).__name__}")
 
 
-def _data(data, images, responses, truth=None):
-    """(dir, images, responses, truth) for the library: a dataset directory or explicit files."""
+def _data(data, images, responses, truth=None, mouse=None, textures=False):
+    """(dir, images, responses, truth, mouse, textures) for the library (api::V1DataFiles):
+    a dataset directory, minimodel's published files of ``mouse`` in ``data``
+    (``textures``: its texture responses), or explicit files."""
     out = [_optional_path(data, "data"), _optional_path(images, "images"), _optional_path(responses, "responses"),
-           _optional_path(truth, "truth")]
+           _optional_path(truth, "truth"), "" if mouse is None else _str(mouse, "mouse"), _bool(textures, "textures")]
     if not out[0] and not (out[1] and out[2]):
         raise ValueError("give data (a dataset directory) or both images and responses")
     return out
@@ -257,7 +259,7 @@ def train(config=None, output=None, overrides=None, seed=None, quiet=False, devi
 
 
 def evaluate(model, data=None, fev_threshold=None, test_name=None, output=None, images=None, responses=None,
-             truth=None, device="cpu"):
+             truth=None, device="cpu", data_split=None, dataset_statistics=False, mouse=None, textures=False):
     """Evaluates a model on a dataset's repeated test stimuli, as ``fovea eval``.
 
     ``model``: a :class:`fovea.Model` or a path, URL or pretrained name. ``data``: the
@@ -269,17 +271,30 @@ def evaluate(model, data=None, fev_threshold=None, test_name=None, output=None, 
     explainable/total variance ratio of at least it (retina; default 0.15) are included
     in the summary. ``test_name``: retina, which test stimulus. ``output``: a folder to
     write eval.csv and eval.json into (default: nothing is written).
+    ``data_split`` (``--data-split``, openretina's ``evaluation.data_split``): retina,
+    "train", "validation", "test" (the default) or a test stimulus's name.
+    ``dataset_statistics`` (``--dataset-statistics``): retina, the summary also counts
+    the unique frames and frame transitions of every split (openretina's
+    compute_dataset_statistics). ``mouse`` (``--mouse``): V1, minimodel's published
+    files of this mouse in the ``data`` folder (default: the mouse the model records);
+    ``textures`` (``--textures``): its texture responses.
 
     Returns ``{"per_neuron": {column: numpy array, "included": bool array, "neuron": ...,
     "session": [...] (retina)}, "summary": {"mean": {...}, "median": {...}, "n_included":
-    ..., "criterion": ..., "threshold": ...}, "family", "threshold", "files"}``.
-    The model is not changed.
+    ..., "criterion": ..., "threshold": ...}, "family", "threshold", "files"}``: the
+    columns and summary of eval.csv and eval.json (retina: per-trial ``corr_<i>`` and
+    ``mse_<i>`` columns on repeated test trials, openretina's summary fields such as
+    ``data_split``, ``temporal_lag``, ``corr_by_trial_mean``, and with
+    ``dataset_statistics`` ``unique_train_frames`` ...). Cells that cannot be computed
+    (no repeated trials) are NaN. The model is not changed.
     """
     model, name = _model(model)
-    dirs = _data(data, images, responses, truth)
+    dirs = _data(data, images, responses, truth, mouse, textures)
     threshold = -1.0 if fev_threshold is None else _float(fev_threshold, "fev_threshold", minimum=0.0)
     test_name = "" if test_name is None else _str(test_name, "test_name")
-    raw = _fovea._evaluate(model._impl, name, *dirs, threshold, test_name, _optional_path(output, "output"),
+    data_split = "test" if data_split is None else _str(data_split, "data_split")
+    raw = _fovea._evaluate(model._impl, name, *dirs, threshold, test_name, data_split,
+                           _bool(dataset_statistics, "dataset_statistics"), _optional_path(output, "output"),
                            _device(device))
     result = _report(raw)
     result["family"] = raw["family"]
@@ -390,14 +405,16 @@ def simulate_retina(output_dir, sessions=2, neurons_per_session=30, stimulus="no
 
 
 def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=None, output="minimodels",
-                   images=None, responses=None, seed=0, quiet=False, device="cpu", resume=False):
+                   images=None, responses=None, seed=0, quiet=False, device="cpu", resume=False, mouse=None,
+                   textures=False):
     """One minimodel per neuron (Du et al. 2025), as ``fovea minimodels``: a 16->64
     model whose first layer is copied from the trained ``full_model`` and frozen.
 
     ``full_model``: the full model's file (or a :class:`fovea.Model` loaded from one;
     a model without a file is saved to ``output/full_model.safetensors`` first).
-    ``data``: the V1 dataset directory (or ``images`` and ``responses``). ``neurons``:
-    an index or a list. ``config``: YAML overriding minimodel's recipe; ``overrides``
+    ``data``: the V1 dataset directory (or ``images`` and ``responses``; or with
+    ``mouse``, the folder of minimodel's published files of that mouse, ``textures``:
+    its texture responses, as ``--mouse`` / ``--textures``). ``neurons``: an index or a list. ``config``: YAML overriding minimodel's recipe; ``overrides``
     as for :func:`train`. Writes ``output/minimodel_n<k>.safetensors`` and
     ``output/summary.csv``. ``resume``: keep the minimodels already in ``output`` (a run
     that was killed) and fit the rest.
@@ -416,7 +433,7 @@ def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=N
         path = _path(full_model, "full_model")
     if neurons is None:
         raise TypeError("fit_minimodels() needs neurons (an index or a list of indices)")
-    dirs = _data(data, images, responses)
+    dirs = _data(data, images, responses, None, mouse, textures)
     quiet = _bool(quiet, "quiet")
     raw = _with_progress(quiet, lambda line: _fovea._minimodels(
         path, *dirs, _indices(neurons, "neurons"), config=_optional_path(config, "config"),
@@ -430,13 +447,13 @@ def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=N
 
 
 def top_images(model, data=None, neuron=None, threshold=0.01, n_top=16, n_channel_top=8, format="png",
-               output="top_images", images=None, responses=None, device="cpu"):
+               output="top_images", images=None, responses=None, device="cpu", mouse=None, textures=False):
     """A V1 neuron's preferred training images and those of each readout channel it
     uses (the V1 tutorial's "maximum stimuli"), as ``fovea top-images``.
 
     ``model``: a V1 model with a rank-1 readout (:class:`fovea.Model` or path). ``data``:
-    its dataset directory (or ``images`` and ``responses``). ``neuron``: an index or a
-    list. ``threshold``: channels with |Wc| above it are shown (the tutorial uses 0.3).
+    its dataset directory (or ``images`` and ``responses``; ``mouse`` / ``textures``
+    as for :func:`fit_minimodels`). ``neuron``: an index or a list. ``threshold``: channels with |Wc| above it are shown (the tutorial uses 0.3).
     Writes ``output/neuron_<k>_top_images.<format>`` and ``output/top_images.json``.
 
     Returns ``{"neurons": [{"neuron", "figure", "top_images": [image indices, best
@@ -446,9 +463,10 @@ def top_images(model, data=None, neuron=None, threshold=0.01, n_top=16, n_channe
     model, name = _model(model)
     if neuron is None:
         raise TypeError("top_images() needs neuron (an index or a list of indices)")
-    dirs = _data(data, images, responses)[:3]
+    data_dir, image_file, response_file, _, mouse, textures = _data(data, images, responses, None, mouse, textures)
     raw = _fovea._top_images(
-        model._impl, name, *dirs, _indices(neuron, "neuron"), threshold=_float(threshold, "threshold"),
+        model._impl, name, data_dir, image_file, response_file, mouse, textures, _indices(neuron, "neuron"),
+        threshold=_float(threshold, "threshold"),
         n_top=_int(n_top, "n_top", 1), n_channel_top=_int(n_channel_top, "n_channel_top", 1),
         format=_str(format, "format", ("png", "svg", "pdf", "jpg")), output=_path(output, "output"),
         device=_device(device))

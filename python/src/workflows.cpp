@@ -63,9 +63,13 @@ fovea::api::ProgressCallback progress_callback(const py::object& callback) {
   };
 }
 
+// The V1 data options (--data, --images, --responses, --truth, --mouse, --textures).
 fovea::api::V1DataFiles data_files(const std::string& dir, const std::string& images, const std::string& responses,
-                                   const std::string& truth) {
-  return {dir, images, responses, truth};
+                                   const std::string& truth, const std::string& mouse, bool textures) {
+  fovea::api::V1DataFiles files{dir, images, responses, truth};
+  files.mouse = mouse;
+  files.textures = textures;
+  return files;
 }
 
 py::object json_value(const nlohmann::json& value) { return py::module_::import("json").attr("loads")(value.dump()); }
@@ -134,13 +138,16 @@ py::dict train_binding(const std::string& config, const std::string& config_text
 
 py::dict evaluate_binding(const ModelPtr& model, const std::string& name, const std::string& dir,
                           const std::string& images, const std::string& responses, const std::string& truth,
-                          double threshold, const std::string& test_name, const std::string& output,
+                          const std::string& mouse, bool textures, double threshold, const std::string& test_name,
+                          const std::string& data_split, bool dataset_statistics, const std::string& output,
                           const std::string& device) {
   fovea::api::EvaluateOptions o;
   o.model = name;
-  o.data = data_files(dir, images, responses, truth);
+  o.data = data_files(dir, images, responses, truth, mouse, textures);
   o.threshold = threshold;
   o.test_name = test_name;
+  o.data_split = data_split;
+  o.dataset_statistics = dataset_statistics;
   o.output = output;
   o.device = device;
   const auto r = without_gil([&] { return fovea::api::evaluate(*model, o); });
@@ -210,14 +217,14 @@ py::dict simulate_retina_binding(const std::string& dir, int64_t sessions, const
 }
 
 py::dict minimodels_binding(const std::string& full_model, const std::string& dir, const std::string& images,
-                            const std::string& responses, const std::string& truth, const std::vector<int64_t>& neurons,
-                            const std::string& config, const std::vector<std::string>& overrides,
+                            const std::string& responses, const std::string& truth, const std::string& mouse,
+                            bool textures, const std::vector<int64_t>& neurons, const std::string& config, const std::vector<std::string>& overrides,
                             const std::string& output, const std::string& device, uint64_t seed, bool resume,
                             const py::object& progress) {
   fovea::api::MinimodelsOptions o;
   o.resume = resume;
   o.full_model = full_model;
-  o.data = data_files(dir, images, responses, truth);
+  o.data = data_files(dir, images, responses, truth, mouse, textures);
   o.neurons = neurons;
   o.config = config;
   o.overrides = overrides;
@@ -246,12 +253,12 @@ py::dict minimodels_binding(const std::string& full_model, const std::string& di
 }
 
 py::dict top_images_binding(const ModelPtr& model, const std::string& name, const std::string& dir,
-                            const std::string& images, const std::string& responses, const std::vector<int64_t>& neurons,
-                            double threshold, int64_t n_top, int64_t n_channel_top, const std::string& format,
+                            const std::string& images, const std::string& responses, const std::string& mouse,
+                            bool textures, const std::vector<int64_t>& neurons, double threshold, int64_t n_top, int64_t n_channel_top, const std::string& format,
                             const std::string& output, const std::string& device, const py::object& progress) {
   fovea::api::TopImagesOptions o;
   o.model = name;
-  o.data = data_files(dir, images, responses, "");
+  o.data = data_files(dir, images, responses, "", mouse, textures);
   o.neurons = neurons;
   o.threshold = threshold;
   o.n_top = n_top;
@@ -333,7 +340,8 @@ void register_workflows(py::module_& m) {
   m.def("_train", &train_binding, py::arg("config"), py::arg("config_text"), py::arg("overrides"), py::arg("output"),
         py::arg("seed"), py::arg("device"), py::arg("resume"), py::arg("progress"), "api::train");
   m.def("_evaluate", &evaluate_binding, py::arg("model"), py::arg("name"), py::arg("dir"), py::arg("images"),
-        py::arg("responses"), py::arg("truth"), py::arg("threshold"), py::arg("test_name"), py::arg("output"),
+        py::arg("responses"), py::arg("truth"), py::arg("mouse"), py::arg("textures"), py::arg("threshold"),
+        py::arg("test_name"), py::arg("data_split"), py::arg("dataset_statistics"), py::arg("output"),
         py::arg("device"), "api::evaluate on a loaded model");
   m.def("_predict", &predict_binding, py::arg("model"), py::arg("name"), py::arg("stimuli"), py::arg("origin"),
         py::arg("session"), py::arg("batch_size"), py::arg("output"), py::arg("device"), "api::predict on a loaded model");
@@ -349,13 +357,15 @@ void register_workflows(py::module_& m) {
         py::arg("repeats") = retina.n_repeats, py::arg("filter_frames") = retina.filter_frames,
         py::arg("noise") = retina.noise_scale, py::arg("seed") = retina.seed, "api::simulate_retina");
   m.def("_minimodels", &minimodels_binding, py::arg("full_model"), py::arg("dir"), py::arg("images"),
-        py::arg("responses"), py::arg("truth"), py::arg("neurons"), py::arg("config") = mini.config,
+        py::arg("responses"), py::arg("truth"), py::arg("mouse"), py::arg("textures"), py::arg("neurons"),
+        py::arg("config") = mini.config,
         py::arg("overrides") = std::vector<std::string>{}, py::arg("output") = mini.output,
         py::arg("device") = mini.device, py::arg("seed") = mini.seed, py::arg("resume") = mini.resume,
         py::arg("progress") = py::none(),
         "api::minimodels");
   m.def("_top_images", &top_images_binding, py::arg("model"), py::arg("name"), py::arg("dir"), py::arg("images"),
-        py::arg("responses"), py::arg("neurons"), py::arg("threshold") = top.threshold, py::arg("n_top") = top.n_top,
+        py::arg("responses"), py::arg("mouse"), py::arg("textures"), py::arg("neurons"),
+        py::arg("threshold") = top.threshold, py::arg("n_top") = top.n_top,
         py::arg("n_channel_top") = top.n_channel_top, py::arg("format") = top.format, py::arg("output") = top.output,
         py::arg("device") = top.device, py::arg("progress") = py::none(), "api::top_images on a loaded model");
   m.def("_visualize", &visualize_binding, py::arg("model"), py::arg("name"), py::arg("save_folder"), py::arg("data"),

@@ -16,6 +16,7 @@ InfoResult info(const InfoOptions& options) {
   if (r.spec.contains("provenance")) {
     const auto& p = r.spec["provenance"];
     for (const char* k : {"imported_from", "trained_by", "seed", "best_val_varexp", "best_val_correlation",
+                          "best_val_poisson_loss",
                           "best_epoch", "epochs_run", "stop_reason"})
       if (p.contains(k)) r.provenance.emplace_back(k, p[k]);
   }

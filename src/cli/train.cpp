@@ -13,9 +13,10 @@ void print_result(const api::TrainResult& r) {
   std::cout << "model: " << r.model_path << " (" << r.model->n_parameters() << " parameters; ";
   if (r.family == "retina") {
     if (r.training.has_best())
-      std::cout << "best validation correlation " << r.training.best_score << " at epoch " << r.training.best_epoch + 1;
+      std::cout << "best " << r.training.score_name << " " << r.training.best_score << " at epoch "
+                << r.training.best_epoch + 1;
     else
-      std::cout << "no finite validation correlation";
+      std::cout << "no finite " << r.training.score_name;
     std::cout << "; " << r.training.stop_reason << ")\n";
     print_retina_summary(r.evaluation);
     return;

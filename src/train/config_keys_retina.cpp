@@ -140,6 +140,8 @@ const FamilySchema& retina_family() {
       choice("loss", {"poisson", "l1_poisson", "mse", "correlation"}),
       key("gamma_l1", Kind::number),
       key("loss_avg", Kind::boolean),
+      // what early stopping, the best state and the plateau scheduler follow
+      choice("validation_score", {"correlation", "poisson_loss"}),
       key("period_epochs", Kind::count_list),
       key("plateau_factor", Kind::number),
       key("plateau_patience", Kind::count),

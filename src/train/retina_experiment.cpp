@@ -412,6 +412,7 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   recipe.weight_decay = get<double>(t, "weight_decay", default_weight_decay(get<std::string>(t, "optimizer", "adamw")));
   recipe.loss = read_retina_loss(t);
   recipe.drop_last = get<bool>(t, "drop_last", recipe.drop_last);
+  recipe.validation_score = get<std::string>(t, "validation_score", recipe.validation_score);
   recipe.seed = seed;
   RetinaTask task(model, sessions, recipe, device);
 
@@ -446,7 +447,9 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   run.model->eval();
   // null when no epoch had a finite validation score
   run.model->spec()["provenance"]["best_epoch"] = run.result.has_best() ? Json(run.result.best_epoch + 1) : Json();
-  run.model->spec()["provenance"]["best_val_correlation"] = run.result.has_best() ? Json(run.result.best_score) : Json();
+  // best_val_correlation, or best_val_poisson_loss (training.validation_score)
+  run.model->spec()["provenance"]["best_" + run.result.score_name] =
+      run.result.has_best() ? Json(run.result.best_score) : Json();
   run.model->spec()["provenance"]["stop_reason"] = run.result.stop_reason;
   return run;
 }

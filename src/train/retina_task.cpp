@@ -19,6 +19,11 @@ at::Tensor correlation_per_neuron_3d(const at::Tensor& output, const at::Tensor&
   return corr.mean(0);
 }
 
+const std::vector<std::string>& retina_validation_scores() {
+  static const std::vector<std::string> names = {"correlation", "poisson_loss"};
+  return names;
+}
+
 RetinaTask::RetinaTask(std::shared_ptr<nn::Model> model, std::map<std::string, data::SessionClips> sessions,
                        RetinaRecipe recipe, torch::Device device)
     : model_(std::move(model)), sessions_(std::move(sessions)), recipe_(recipe), device_(device) {
@@ -27,6 +32,10 @@ RetinaTask::RetinaTask(std::shared_ptr<nn::Model> model, std::map<std::string, d
   const auto& losses = retina_loss_names();
   check(std::find(losses.begin(), losses.end(), recipe_.loss.name) != losses.end(), "training option 'loss'",
         "unknown loss '" + recipe_.loss.name + "' (known: poisson, l1_poisson, mse, correlation)");
+  const auto& scores = retina_validation_scores();
+  check(std::find(scores.begin(), scores.end(), recipe_.validation_score) != scores.end(),
+        "training option 'validation_score'",
+        "unknown score '" + recipe_.validation_score + "' (known: correlation, poisson_loss)");
   for (const auto& [key, s] : sessions_) {
     check(recipe_.chunk_size <= s.train_movie.size(1), key,
           "the training movie has " + std::to_string(s.train_movie.size(1)) + " frames, fewer than chunk_size " +
@@ -102,7 +111,39 @@ at::Tensor RetinaTask::batch_loss(const BatchRef& batch) {
          model_->readout()->regularizer(batch.data_key);
 }
 
+std::string RetinaTask::score_name() const {
+  return recipe_.validation_score == "poisson_loss" ? "val_poisson_loss" : "val_correlation";
+}
+
 double RetinaTask::validation_score() {
+  return recipe_.validation_score == "poisson_loss" ? poisson_validation_loss() : correlation_validation_score();
+}
+
+double RetinaTask::poisson_validation_loss() {
+  torch::NoGradGuard no_grad;
+  double weighted_sum = 0.0;  // Σ over batches of (batch size × the batch's mean loss)
+  int64_t clips = 0;
+  for (const auto& [key, s] : sessions_) {
+    const int64_t n_clips = static_cast<int64_t>(s.val_clip_indices.size());
+    const int64_t clip = s.val_movie.size(1) / n_clips;
+    for (int64_t b = 0; b < n_clips; b += recipe_.batch_size) {
+      const int64_t n = std::min(recipe_.batch_size, n_clips - b);
+      at::Tensor output = model_->forward(s.val_movie.narrow(1, b * clip, n * clip)
+                                              .unflatten(1, {n, clip})
+                                              .transpose(0, 1)
+                                              .to(device_),
+                                          key);
+      at::Tensor target = s.val_responses.narrow(0, b * clip, n * clip).unflatten(0, {n, clip}).to(device_);
+      PoissonLoss3dOptions mean;
+      mean.avg = true;
+      weighted_sum += poisson_loss_3d(output, target, mean).item<double>() * static_cast<double>(n);
+    }
+    clips += n_clips;
+  }
+  return weighted_sum / static_cast<double>(clips);
+}
+
+double RetinaTask::correlation_validation_score() {
   torch::NoGradGuard no_grad;
   double total = 0.0;
   for (const auto& [key, s] : sessions_) {

@@ -140,6 +140,7 @@ EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::
 
 TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOptions& options) {
   TrainingResult result;
+  result.score_name = task.score_name();
   MetricsCsv csv(options.metrics_csv, task.score_name());
   const auto start = std::chrono::steady_clock::now();
   ModelState best_state;
@@ -159,6 +160,8 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
   const std::vector<int64_t> periods =
       plateau || torch_scheduler ? std::vector<int64_t>{options.max_epochs} : options.period_epochs;
   constexpr double kNone = -std::numeric_limits<double>::infinity();  // no finite score yet
+  const bool higher_is_better = task.higher_is_better();
+  auto gain_of = [higher_is_better](double score) { return higher_is_better ? score : -score; };
   double best_for_patience = kNone;
   double plateau_best = kNone;
   int64_t plateau_bad_epochs = 0;
@@ -233,15 +236,18 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       model.eval();
       const double score = task.validation_score();
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+      // `gain` is the score turned so that higher is better (minus a loss);
+      // best_for_patience and plateau_best hold gains.
+      const double gain = gain_of(score);
       // The best state is kept on any improvement; patience counts epochs
       // without an improvement of at least min_delta.
-      if (std::isfinite(score) && (!result.has_best() || score > result.best_score)) {
+      if (std::isfinite(score) && (!result.has_best() || gain > gain_of(result.best_score))) {
         result.best_score = score;
         result.best_epoch = epoch;
         best_state = copy_state(model);
       }
-      if (std::isfinite(score) && score > best_for_patience + options.min_delta) {
-        best_for_patience = score;
+      if (std::isfinite(score) && gain > best_for_patience + options.min_delta) {
+        best_for_patience = gain;
         since_best = 0;
       } else {
         ++since_best;
@@ -257,9 +263,9 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       spdlog::info("epoch {:3d}  period {}  lr {:.2e}  loss {:.4f}  {} {}  best {}  {:.1f}s", epoch + 1, period + 1, lr,
                    stats.mean_loss, task.score_name(), score_text(score),
                    result.has_best() ? score_text(result.best_score) : "none yet", seconds);
-      if (plateau) {  // PyTorch's ReduceLROnPlateau, mode max, absolute threshold
-        if (std::isfinite(score) && score > plateau_best + options.plateau_threshold) {
-          plateau_best = score;
+      if (plateau) {  // PyTorch's ReduceLROnPlateau, mode max (min for a loss), absolute threshold
+        if (std::isfinite(score) && gain > plateau_best + options.plateau_threshold) {
+          plateau_best = gain;
           plateau_bad_epochs = 0;
         } else if (++plateau_bad_epochs > options.plateau_patience) {
           const double reduced = std::max(lr * options.plateau_factor, options.min_lr);

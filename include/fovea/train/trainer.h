@@ -36,9 +36,14 @@ class TrainingTask {
   virtual std::vector<BatchRef> epoch_batches(int64_t epoch) = 0;
   // The training loss of one batch (model in train mode), with regularisers.
   virtual at::Tensor batch_loss(const BatchRef& batch) = 0;
-  // The validation score (model in eval mode, no gradients); higher is better.
+  // The validation score (model in eval mode, no gradients).
   virtual double validation_score() = 0;
   virtual std::string score_name() const { return "val_score"; }
+  // Whether a higher score is better (a correlation) or a lower one (a loss):
+  // the best state, early stopping and the plateau scheduler follow it, as
+  // Lightning's monitors do with mode max / min. Logs and the CSV show the
+  // score itself.
+  virtual bool higher_is_better() const { return true; }
   // Parameter groups with their weight decay; frozen parameters are left out.
   virtual std::vector<torch::optim::OptimizerParamGroup> param_groups() = 0;
   // Called after every optimiser step (e.g. clamping weights to be non-negative).
@@ -134,6 +139,7 @@ struct TrainingResult {
   int64_t best_epoch = -1;  // 0-based over all periods
   int64_t epochs_run = 0;
   std::string stop_reason;  // "schedule finished", "early stopping in period 2", "loss became NaN ..."
+  std::string score_name;   // the task's score_name(): what best_score is
   double seconds = 0.0;
   bool has_best() const { return best_epoch >= 0; }
 };
