@@ -9,7 +9,9 @@
 #include <cmath>
 #include <filesystem>
 
+#include "data/fr_normalization.h"
 #include "data/tensor_checks.h"
+#include "data/train_test_session.h"
 #include "fovea/error.h"
 #include "fovea/io/hdf5.h"
 
@@ -92,8 +94,7 @@ at::Tensor read_repeats(const std::string& file, const at::Tensor& test, const G
 }  // namespace
 
 RetinaDataset load_goldin_2022(const GoldinOptions& o) {
-  check(o.fr_normalization > 0.0 && std::isfinite(o.fr_normalization), "fr_normalization",
-        "must be a positive number, got " + std::to_string(o.fr_normalization));
+  check_fr_normalization(o.fr_normalization);
   check(!o.specie.empty(), "specie", "must name the species (mouse or axolotl)");
   if (!fs::is_directory(o.dir)) fail(o.dir, "dataset directory does not exist");
   std::vector<fs::path> files;
@@ -110,33 +111,12 @@ RetinaDataset load_goldin_2022(const GoldinOptions& o) {
     std::string session = path.filename().string();
     if (session.size() > 3 && session.compare(session.size() - 3, 3, ".h5") == 0) session.resize(session.size() - 3);
 
-    MovieSplit movies;
-    movies.train = read_images(file, "train");
-    at::Tensor test_movie = read_images(file, "test");
-    check(test_movie.size(2) == movies.train.size(2) && test_movie.size(3) == movies.train.size(3), file,
-          "/test/stimulus images are " + std::to_string(test_movie.size(2)) + "x" + std::to_string(test_movie.size(3)) +
-              ", /train/stimulus images " + std::to_string(movies.train.size(2)) + "x" +
-              std::to_string(movies.train.size(3)));
-    if (o.normalize_stimuli) {
-      // openretina: torch float32 mean and std (ddof 1) of the training images, applied to both.
-      const at::Tensor mean = movies.train.mean(), sd = movies.train.std();
-      check(sd.item<float>() > 0.0f, file, "/train/stimulus is constant: it cannot be normalised");
-      movies.train = (movies.train - mean) / sd;
-      test_movie = (test_movie - mean) / sd;
-    }
-    movies.test["test"] = test_movie;
-
-    SessionResponses responses;
-    responses.train = read_responses(file, "train", movies.train.size(1), o);
+    at::Tensor train_movie = read_images(file, "train"), test_movie = read_images(file, "test");
+    normalize_by_training_movie(train_movie, test_movie, o.normalize_stimuli, file, "images");
+    const at::Tensor train = read_responses(file, "train", train_movie.size(1), o);
     const at::Tensor test = read_responses(file, "test", test_movie.size(1), o);
-    check(test.size(0) == responses.train.size(0), file,
-          "/test/response/" + o.response_type + " has " + std::to_string(test.size(0)) + " neurons, /train/response/" +
-              o.response_type + " has " + std::to_string(responses.train.size(0)));
-    responses.test["test"] = test;
-    const at::Tensor trials = read_repeats(file, test, o);
-    if (trials.defined()) responses.test_by_trial["test"] = trials;
-    d.movies[session] = movies;
-    d.responses[session] = responses;
+    check_same_neurons(test, train, file, o.response_type);
+    add_session(d, session, train_movie, test_movie, train, test, read_repeats(file, test, o));
   }
   return d;
 }

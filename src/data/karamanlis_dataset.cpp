@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 
+#include "data/fr_normalization.h"
 #include "data/tensor_checks.h"
 #include "fovea/error.h"
 #include "fovea/io/download.h"
@@ -134,8 +135,7 @@ std::map<std::string, fs::path> session_folders(const fs::path& dir, const std::
 }  // namespace
 
 RetinaDataset load_karamanlis_2024(const KaramanlisOptions& o) {
-  check(o.fr_normalization > 0.0 && std::isfinite(o.fr_normalization), "fr_normalization",
-        "must be a positive number, got " + std::to_string(o.fr_normalization));
+  check_fr_normalization(o.fr_normalization);
   check(!o.species.empty(), "species", "must name the species in the session folder names (mouse or marmoset)");
   check(o.height > 0 && o.width > 0, "downsampled_size", "must be two positive numbers");
   const fs::path dir(o.dir);

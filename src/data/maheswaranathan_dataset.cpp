@@ -9,7 +9,9 @@
 #include <cmath>
 #include <filesystem>
 
+#include "data/fr_normalization.h"
 #include "data/tensor_checks.h"
+#include "data/train_test_session.h"
 #include "fovea/error.h"
 #include "fovea/io/hdf5.h"
 
@@ -112,8 +114,7 @@ at::Tensor read_repeats(const std::string& file, int64_t neurons, int64_t frames
 }  // namespace
 
 RetinaDataset load_maheswaranathan_2023(const MaheswaranathanOptions& o) {
-  check(o.fr_normalization > 0.0 && std::isfinite(o.fr_normalization), "fr_normalization",
-        "must be a positive number, got " + std::to_string(o.fr_normalization));
+  check_fr_normalization(o.fr_normalization);
   fs::path root(o.dir);
   // The published zip unpacks to neural_code_data/ganglion_cell_data/<session>/.
   if (fs::is_directory(root / "neural_code_data" / "ganglion_cell_data")) root /= "neural_code_data";
@@ -138,34 +139,12 @@ RetinaDataset load_maheswaranathan_2023(const MaheswaranathanOptions& o) {
     const std::string& file = files.front();
     const std::string session = session_dir.filename().string();
 
-    MovieSplit movies;
-    movies.train = read_stimulus(file, "train");
-    at::Tensor test_movie = read_stimulus(file, "test");
-    check(test_movie.size(2) == movies.train.size(2) && test_movie.size(3) == movies.train.size(3), file,
-          "/test/stimulus frames are " + std::to_string(test_movie.size(2)) + "x" +
-              std::to_string(test_movie.size(3)) + ", /train/stimulus frames " +
-              std::to_string(movies.train.size(2)) + "x" + std::to_string(movies.train.size(3)));
-    if (o.normalize_stimuli) {
-      // openretina: torch float32 mean and std (ddof 1) of the training movie, applied to both.
-      const at::Tensor mean = movies.train.mean(), sd = movies.train.std();
-      check(sd.item<float>() > 0.0f, file, "/train/stimulus is constant: it cannot be normalised");
-      movies.train = (movies.train - mean) / sd;
-      test_movie = (test_movie - mean) / sd;
-    }
-    movies.test["test"] = test_movie;
-
-    SessionResponses responses;
-    responses.train = read_responses(file, "train", movies.train.size(1), o);
+    at::Tensor train_movie = read_stimulus(file, "train"), test_movie = read_stimulus(file, "test");
+    normalize_by_training_movie(train_movie, test_movie, o.normalize_stimuli, file, "frames");
+    const at::Tensor train = read_responses(file, "train", train_movie.size(1), o);
     const at::Tensor test = read_responses(file, "test", test_movie.size(1), o);
-    check(test.size(0) == responses.train.size(0), file,
-          "/test/response/" + o.response_type + " has " + std::to_string(test.size(0)) + " neurons, /train/response/" +
-              o.response_type + " has " + std::to_string(responses.train.size(0)));
-    responses.test["test"] = test;
-    const at::Tensor trials = read_repeats(file, test.size(0), test_movie.size(1), o);
-    if (trials.defined()) responses.test_by_trial["test"] = trials;
-
-    d.movies[session] = movies;
-    d.responses[session] = responses;
+    check_same_neurons(test, train, file, o.response_type);
+    add_session(d, session, train_movie, test_movie, train, test, read_repeats(file, test.size(0), test_movie.size(1), o));
   }
   if (d.responses.empty())
     fail(root.string(), "no session folder holds a file ending in " + suffix +

@@ -7,40 +7,17 @@
 #include <numeric>
 #include <random>
 
+#include "data/numpy_random.h"
 #include "fovea/error.h"
 
 namespace fovea::data {
-
-namespace {
-
-// numpy's random_interval(max): rejection sampling of masked 32-bit draws.
-uint32_t numpy_random_interval(std::mt19937& rng, uint32_t max) {
-  if (max == 0) return 0;
-  uint32_t mask = max;
-  mask |= mask >> 1;
-  mask |= mask >> 2;
-  mask |= mask >> 4;
-  mask |= mask >> 8;
-  mask |= mask >> 16;
-  uint32_t value;
-  while ((value = static_cast<uint32_t>(rng()) & mask) > max) {
-  }
-  return value;
-}
-
-}  // namespace
 
 std::vector<int64_t> numpy_choice_without_replacement(uint32_t seed, int64_t n, int64_t k) {
   check(n >= 0 && k >= 0 && k <= n, "validation clips",
         "cannot draw " + std::to_string(k) + " of " + std::to_string(n) + " clips without replacement");
   // RandomState(int) seeds MT19937 with init_genrand, as std::mt19937(seed) does.
   std::mt19937 rng(seed);
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  for (int64_t i = n - 1; i >= 1; --i) {
-    const int64_t j = numpy_random_interval(rng, static_cast<uint32_t>(i));
-    std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
-  }
+  std::vector<int64_t> perm = numpy_permutation(rng, n);
   perm.resize(static_cast<size_t>(k));
   return perm;
 }

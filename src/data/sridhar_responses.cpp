@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "data/numpy_random.h"
 #include "data/tensor_checks.h"
 #include "fovea/data/sridhar_dataset.h"
 #include "fovea/error.h"
@@ -16,26 +17,6 @@
 
 namespace fovea::data {
 namespace {
-
-// numpy's legacy random_interval(max) (as in movie_clips.cpp): masked 32-bit draws, rejected above max.
-uint32_t random_interval(std::mt19937& rng, uint32_t max) {
-  if (max == 0) return 0;
-  uint32_t mask = max;
-  for (int s = 1; s <= 16; s *= 2) mask |= mask >> s;
-  uint32_t value;
-  while ((value = static_cast<uint32_t>(rng()) & mask) > max) {
-  }
-  return value;
-}
-
-// RandomState.permutation(n) on a running stream.
-std::vector<int64_t> permutation(std::mt19937& rng, int64_t n) {
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  for (int64_t i = n - 1; i >= 1; --i)
-    std::swap(perm[static_cast<size_t>(i)], perm[random_interval(rng, static_cast<uint32_t>(i))]);
-  return perm;
-}
 
 // Python's int() of a pickled list entry.
 std::vector<int64_t> int_list(const io::PyRef& v, const std::string& file, const std::string& what) {
@@ -76,7 +57,7 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> sridhar_trial_split(int64_
   // Trials with repeated content must stay on one side (pairs that exist only).
   const std::vector<std::pair<int64_t, int64_t>> pairs = {{0, 9}, {10, 19}};
   for (int attempt = 0; attempt < 100000; ++attempt) {
-    const std::vector<int64_t> perm = permutation(rng, n_trials);
+    const std::vector<int64_t> perm = numpy_permutation(rng, n_trials);
     std::set<int64_t> train(perm.begin(), perm.begin() + n_train);
     bool ok = true;
     for (const auto& [a, b] : pairs)

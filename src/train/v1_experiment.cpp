@@ -44,22 +44,9 @@ data::V1LoadOptions v1_load_options(const Json& config) {
 }
 
 data::V1Dataset select_neurons(const data::V1Dataset& d, const at::Tensor& neurons) {
-  data::V1Dataset s = d;
-  auto idx = neurons.to(torch::kInt64);
-  check(idx.numel() > 0, "neuron selection", "no neurons selected");
-  check(idx.min().item<int64_t>() >= 0 && idx.max().item<int64_t>() < d.n_neurons(), "neuron selection",
-        "neuron indices must lie in [0, " + std::to_string(d.n_neurons()) + ")");
-  s.train_responses = d.train_responses.index_select(1, idx);
-  s.test_responses = d.test_responses.index_select(2, idx);
-  s.response_std = d.response_std.index_select(0, idx);
-  s.xpos = d.xpos.index_select(0, idx);
-  s.ypos = d.ypos.index_select(0, idx);
-  s.fev = d.fev.index_select(0, idx);
-  s.good_neurons = d.good_neurons.index_select(0, idx);
-  if (d.real_responses.defined()) s.real_responses = d.real_responses.index_select(1, idx);
-  if (d.repetitions.defined()) s.repetitions = d.repetitions.index_select(0, idx);
-  s.neuron_index = d.neuron_index.defined() ? d.neuron_index.index_select(0, idx) : idx;  // the file's indices
-  return s;
+  const at::Tensor idx = neurons.to(torch::kInt64).contiguous().view({-1});
+  return data::select_dataset_neurons(
+      d, std::vector<int64_t>(idx.data_ptr<int64_t>(), idx.data_ptr<int64_t>() + idx.numel()), "neuron selection");
 }
 
 void copy_first_layer(const nn::Model& source, nn::Model& target, bool freeze) {

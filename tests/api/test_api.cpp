@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 
+#include "api/api_test_util.h"
 #include "data/temp_dir.h"
 #include "fovea/api/evaluate.h"
 #include "fovea/api/predict.h"
@@ -24,14 +25,7 @@ using fovea::testing::TempDir;
 namespace {
 
 // A small full model (8-16 channels on 33x65 images) trained for 3 epochs.
-const char* kTinyConfig = R"(
-data: {images: null, responses: null, downsample: 2, fev_threshold: 0.15}
-model:
-  core: {type: minimodel_core, n_layers: 2, n_conv: 8, n_conv_mid: 16, kernel_size: [9, 5]}
-  readout: {type: rank1}
-training: {period_epochs: [3], lr: 0.003, batch_size: 25, patience: 0}
-seed: 7
-)";
+const std::string kTinyConfig = fovea::test::tiny_v1_config(8, 16, 3, 7);
 
 int64_t count_lines(const std::string& path) {
   std::ifstream in(path);
@@ -55,13 +49,7 @@ class ApiV1 : public ::testing::Test {
     delete dir_;
   }
   static fovea::api::TrainOptions tiny_run(const std::string& output) {
-    fovea::api::TrainOptions o;
-    o.config = "tiny config";
-    o.config_text = kTinyConfig;
-    o.overrides = {"data.images=" + dir_->file("data/images.npy"), "data.responses=" + dir_->file("data/responses.npz")};
-    o.output = dir_->file(output);
-    o.quiet = true;
-    return o;
+    return fovea::test::v1_train_options("tiny config", kTinyConfig, dir_->file("data"), dir_->file(output));
   }
   static TempDir* dir_;
   static fovea::data::SimulateV1Summary* summary_;

@@ -8,6 +8,7 @@
 #include "fovea/data/simulate_retina.h"
 #include "fovea/train/retina_experiment.h"
 #include "test_util.h"
+#include "tiny_retina_config.h"
 
 namespace {
 
@@ -33,19 +34,10 @@ struct Fixture {
     o.n_repeats = kRepeats;
     o.seed = 4;
     fovea::data::simulate_retina(dir, o);
-    Json c = Json::parse(R"({
-      "family": "retina",
-      "data": {"layout": "hdf5", "test_names": ["test"], "clip_length": 60, "num_val_clips": 4, "split_seed": 7},
-      "model": {"hidden_channels": [3],
-                "core": {"type": "simple_core_wrapper", "temporal_kernel_sizes": [11], "spatial_kernel_sizes": [7],
-                         "convolution_type": "custom_separable", "input_padding": 0, "hidden_padding": 0,
-                         "gamma_temporal": 0.0, "cut_first_n_frames": 0},
-                "readout": {"type": "gaussian_mask", "scale": true, "bias": true, "gaussian_mean_scale": 6.0,
-                            "gaussian_var_scale": 4.0, "positive": true, "mask_l1_reg": 0.1,
-                            "feature_weights_l1_reg": 0.1}},
-      "training": {"batch_size": 16, "chunk_size": 30, "max_epochs": 2, "lr": 0.03},
-      "seed": 3})");
-    c["data"]["dir"] = dir;
+    Json c = fovea::test::tiny_retina_config(dir, 3, 7);
+    c["training"]["max_epochs"] = 2;
+    c["training"]["lr"] = 0.03;
+    c["seed"] = 3;
     auto options = train::retina_data_options(c["data"]);
     auto dataset = train::load_retina_data(options);
     model = train::train_retina(c, dataset, options, "", false).model;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/api_test_util.h"
 #include "data/temp_dir.h"
 #include "fovea/api/evaluate.h"
 #include "fovea/api/export.h"
@@ -29,22 +30,9 @@ using fovea::testing::TempDir;
 
 // A small full model and a minimodel-shaped one (ReLU, no final 1x1, Wc 0.2)
 // on 33x65 images.
-const char* kSubsetConfig = R"(
-data: {images: null, responses: null, downsample: 2, fev_threshold: 0.15}
-model:
-  core: {type: minimodel_core, n_layers: 2, n_conv: 4, n_conv_mid: 8, kernel_size: [9, 5]}
-  readout: {type: rank1}
-training: {period_epochs: [2], lr: 0.003, batch_size: 25, patience: 0}
-seed: 3
-)";
-const char* kMinimodelConfig = R"(
-data: {images: null, responses: null, downsample: 2, fev_threshold: 0.15}
-model:
-  core: {type: minimodel_core, n_layers: 2, n_conv: 4, n_conv_mid: 8, kernel_size: [9, 5], activation: relu, out_1x1: false}
-  readout: {type: rank1, Wc_coef: 0.2}
-training: {period_epochs: [2], lr: 0.003, batch_size: 25, patience: 0, hoyer_square: 0.03}
-seed: 3
-)";
+const std::string kSubsetConfig = fovea::test::tiny_v1_config(4, 8, 2, 3);
+const std::string kMinimodelConfig =
+    fovea::test::tiny_v1_config(4, 8, 2, 3, ", activation: relu, out_1x1: false", ", Wc_coef: 0.2", ", hoyer_square: 0.03");
 
 std::vector<int64_t> ints(const nlohmann::json& j) { return j.get<std::vector<int64_t>>(); }
 
@@ -68,14 +56,9 @@ class V1Published : public ::testing::Test {
     delete full_;
     delete dir_;
   }
-  static fovea::api::TrainResult train(const char* config, const std::string& neurons, const std::string& out) {
-    fovea::api::TrainOptions o;
-    o.config = "test config";
-    o.config_text = config;
-    o.overrides = {"data.images=" + dir_->file("data/images.npy"), "data.responses=" + dir_->file("data/responses.npz"),
-                   "data.neurons=" + neurons};
-    o.output = dir_->file(out);
-    o.quiet = true;
+  static fovea::api::TrainResult train(const std::string& config, const std::string& neurons, const std::string& out) {
+    fovea::api::TrainOptions o = fovea::test::v1_train_options("test config", config, dir_->file("data"), dir_->file(out));
+    o.overrides.push_back("data.neurons=" + neurons);
     return fovea::api::train(o);
   }
   static fovea::api::EvaluateOptions on_full_data(const std::string& model) {

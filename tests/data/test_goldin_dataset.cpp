@@ -9,6 +9,7 @@
 
 #include "cli/cli_runner.h"
 #include "data/goldin_files.h"
+#include "data/hub_mirror.h"
 #include "fovea/data/goldin_dataset.h"
 #include "fovea/data/movie_clips.h"
 #include "fovea/io/atomic_file.h"
@@ -134,38 +135,28 @@ TEST(GoldinDataset, PublishedFolderIsListedAndDownloadedOnce) {
   goldin::write(scratch.file("mouse_02.h5"), b);
   fovea::io::detail::write_zip_atomic(scratch.file("mouse_02.zip"),
                                       {{"mouse_02.h5", fovea::io::read_file(scratch.file("mouse_02.h5"))}}, true);
-  fovea::test::HttpTestServer server;
-  const std::string api = "/api/datasets/open-retina/open-retina/tree/main/marre_lab/goldin_2022";
-  const std::string files = "/datasets/open-retina/open-retina/resolve/main/marre_lab/goldin_2022";
-  const std::string p = "marre_lab/goldin_2022/";
-  server.serve_file(api, "[{\"type\":\"file\",\"path\":\"" + p + "mouse_01.h5\"},{\"type\":\"file\",\"path\":\"" + p +
-                             "mouse_02.zip\"},{\"type\":\"file\",\"path\":\"" + p + "axolotl_01.h5\"}]");
-  server.serve_file(files + "/mouse_01.h5", fovea::io::read_file(scratch.file("mouse_01.h5")));
-  server.serve_file(files + "/mouse_02.zip", fovea::io::read_file(scratch.file("mouse_02.zip")));
-  fovea::io::DownloadOptions dl;
-  dl.cache_dir = cache.path().string();
-  dl.quiet = true;
-  const std::string base = server.url("/datasets/open-retina/open-retina/resolve/main");
+  fovea::test::HubMirror hub;
+  const std::string folder = "marre_lab/goldin_2022";
+  hub.list(folder, {{"file", "mouse_01.h5"}, {"file", "mouse_02.zip"}, {"file", "axolotl_01.h5"}});
+  hub.serve(folder + "/mouse_01.h5", fovea::io::read_file(scratch.file("mouse_01.h5")));
+  hub.serve(folder + "/mouse_02.zip", fovea::io::read_file(scratch.file("mouse_02.zip")));
+  fovea::io::DownloadOptions dl = fovea::test::quiet_download(cache);
+  const std::string base = hub.base_url();
   data::GoldinOptions o;
   o.dir = data::fetch_goldin_2022("mouse", base, dl);
-  EXPECT_EQ(server.requests(files + "/axolotl_01.h5"), 0);  // another species
+  EXPECT_EQ(hub.server.requests(hub.file(folder + "/axolotl_01.h5")), 0);  // another species
   const data::RetinaDataset d = data::load_goldin_2022(o);
   ASSERT_EQ(d.sessions(), (std::vector<std::string>{"mouse_01", "mouse_02"}));  // the zip unpacked
   expect_close(d.responses.at("mouse_02").train, b.train_counts / 0.3);
-  const int requests = server.total_requests();
+  const int requests = hub.server.total_requests();
   EXPECT_EQ(data::fetch_goldin_2022("mouse", base, dl), o.dir);  // later runs read the cache
-  EXPECT_EQ(server.total_requests(), requests);
+  EXPECT_EQ(hub.server.total_requests(), requests);
   {
     // data.dir: goldin_2022 through `fovea train`: from the mirror into a fresh cache.
     TempDir run_cache;
-    fovea::test::ScopedEnv cache_env("FOVEA_CACHE_DIR", run_cache.path().string());
-    fovea::test::ScopedEnv mirror("FOVEA_MODEL_BASE_URL", base);
-    const auto r = fovea::test::run_fovea("train -q --threads 1 --config " + std::string(FOVEA_SOURCE_DIR) +
-                                              "/configs/retina_goldin_2022.yaml data.dir=goldin_2022 output.dir=" +
-                                              scratch.file("run") +
-                                              " data.num_val_clips=2 training.batch_size=2 training.max_epochs=1"
-                                              " training.accumulate_grad_batches=1 model.core.spatial_kernel_sizes=[3]",
-                                          scratch);
+    const auto r = fovea::test::train_from_mirror(base, run_cache, "retina_goldin_2022.yaml", "goldin_2022", scratch,
+                                                  "data.num_val_clips=2 training.batch_size=2 training.max_epochs=1"
+                                                  " training.accumulate_grad_batches=1 model.core.spatial_kernel_sizes=[3]");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(std::filesystem::exists(run_cache.file("published/goldin_2022/mouse_02.h5")));
     EXPECT_TRUE(std::filesystem::exists(scratch.file("run/model.safetensors")));
@@ -174,7 +165,7 @@ TEST(GoldinDataset, PublishedFolderIsListedAndDownloadedOnce) {
   // A file the listing names but the server lacks: the error names its URL.
   TempDir other_cache;
   dl.cache_dir = other_cache.path().string();
-  server.serve_file(api, "[{\"type\":\"file\",\"path\":\"" + p + "mouse_03.h5\"}]");
+  hub.list(folder, {{"file", "mouse_03.h5"}});
   const std::string e = error_of([&] { data::fetch_goldin_2022("mouse", base, dl); });
   EXPECT_EQ(e.rfind(base + "/marre_lab/goldin_2022/mouse_03.h5", 0), 0u) << e;
   EXPECT_NE(e.find("404"), std::string::npos) << e;

@@ -20,6 +20,7 @@
 #include "fovea/io/atomic_file.h"
 #include "fovea/io/hdf5.h"
 #include "fovea/io/npy.h"
+#include "data/hub_mirror.h"
 #include "http_test_server.h"
 #include "io/detail.h"
 #include "test_util.h"
@@ -276,42 +277,35 @@ TEST(Karamanlis, FetchesTheSessionsFolderFromTheHub) {
   const std::string zip = scratch.file("b.zip");
   fovea::io::detail::write_zip_atomic(zip, {{"b_fixationmovie_data.mat", fovea::io::read_file(scratch.file("b.mat"))}},
                                       true);
-  fovea::test::HttpTestServer server;
-  const std::string api = "/api/datasets/open-retina/open-retina/tree/main/gollisch_lab/karamanlis_2024/sessions";
-  const std::string files = "/datasets/open-retina/open-retina/resolve/main/gollisch_lab/karamanlis_2024/sessions";
-  const std::string p = "gollisch_lab/karamanlis_2024/sessions/";
-  server.serve_file(api, "[{\"type\":\"directory\",\"path\":\"" + p + "20_mouse_a\"},{\"type\":\"file\",\"path\":\"" +
-                             p + "20_mouse_b.zip\"},{\"type\":\"directory\",\"path\":\"" + p + "20_marmoset_c\"}]");
-  server.serve_file(api + "/20_mouse_a", "[{\"type\":\"file\",\"path\":\"" + p +
-                                             "20_mouse_a/r_fixationmovie_data.mat\"},{\"type\":\"file\",\"path\":\"" +
-                                             p + "20_mouse_a/r_gratingflicker_data.mat\"}]");
-  server.serve_file(files + "/20_mouse_a/r_fixationmovie_data.mat", fovea::io::read_file(scratch.file("a.mat")));
-  server.serve_file(files + "/20_mouse_b.zip", fovea::io::read_file(zip));
-  fovea::io::DownloadOptions dl;
-  dl.cache_dir = cache.path().string();
-  dl.quiet = true;
-  const std::string base = server.url("/datasets/open-retina/open-retina/resolve/main");
+  fovea::test::HubMirror hub;
+  const std::string root = "gollisch_lab/karamanlis_2024/sessions";
+  hub.list(root, {{"directory", "20_mouse_a"}, {"file", "20_mouse_b.zip"}, {"directory", "20_marmoset_c"}});
+  hub.list(root + "/20_mouse_a", {{"file", "r_fixationmovie_data.mat"}, {"file", "r_gratingflicker_data.mat"}});
+  hub.serve(root + "/20_mouse_a/r_fixationmovie_data.mat", fovea::io::read_file(scratch.file("a.mat")));
+  hub.serve(root + "/20_mouse_b.zip", fovea::io::read_file(zip));
+  const fovea::io::DownloadOptions dl = fovea::test::quiet_download(cache);
+  const std::string base = hub.base_url();
   const std::string folder = data::fetch_karamanlis_sessions("mouse", "fixationmovie", base, dl);
-  EXPECT_EQ(server.requests(api + "/20_marmoset_c"), 0);
-  EXPECT_EQ(server.requests(files + "/20_mouse_a/r_gratingflicker_data.mat"), 0);
+  EXPECT_EQ(hub.server.requests(hub.api(root + "/20_marmoset_c")), 0);
+  EXPECT_EQ(hub.server.requests(hub.file(root + "/20_mouse_a/r_gratingflicker_data.mat")), 0);
   data::KaramanlisOptions o = options(folder);
   o.write_cache = false;
   const auto d = data::load_karamanlis_2024(o);
   ASSERT_EQ(d.sessions(), (std::vector<std::string>{"20_mouse_a", "20_mouse_b"}));
   EXPECT_TRUE(d.responses.at("20_mouse_b").test_by_trial.at("test").to(torch::kFloat64)
                   .allclose(b.frozen_bin.permute({0, 2, 1})));
-  const int requests = server.total_requests();
+  const int requests = hub.server.total_requests();
   EXPECT_EQ(data::fetch_karamanlis_sessions("mouse", "fixationmovie", base, dl), folder);
-  EXPECT_EQ(server.total_requests(), requests);
+  EXPECT_EQ(hub.server.total_requests(), requests);
 
   // A mirror that is not a Hub "resolve" URL cannot be listed.
   fovea::io::DownloadOptions other = dl;
   other.cache_dir = scratch.file("other");
-  const std::string e = error_of([&] { data::fetch_karamanlis_sessions("mouse", "fixationmovie", server.url("/m"), other); });
+  const std::string e = error_of([&] { data::fetch_karamanlis_sessions("mouse", "fixationmovie", hub.server.url("/m"), other); });
   EXPECT_NE(e.find("cannot be listed"), std::string::npos) << e;
   // A missing listing is the download's one-line error naming the URL.
   const std::string e2 = error_of([&] {
-    data::fetch_karamanlis_sessions("mouse", "fixationmovie", server.url("/datasets/x/y/resolve/main"), other);
+    data::fetch_karamanlis_sessions("mouse", "fixationmovie", hub.server.url("/datasets/x/y/resolve/main"), other);
   });
   EXPECT_NE(e2.find("/api/datasets/x/y/tree/main/gollisch_lab/karamanlis_2024/sessions"), std::string::npos) << e2;
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "cli/cli_runner.h"
+#include "data/hub_mirror.h"
 #include "data/sridhar_files.h"
 #include "fovea/data/sridhar_dataset.h"
 #include "fovea/io/atomic_file.h"
@@ -233,51 +234,40 @@ TEST(SridharDataset, PublishedFolderIsListedAndDownloadedOnce) {
   for (const auto& e : std::filesystem::directory_iterator(fx.dir.file("stimuli_padded_4")))
     members.emplace_back("stimuli_padded_4/" + e.path().filename().string(), fovea::io::read_file(e.path().string()));
   fovea::io::detail::write_zip_atomic(scratch.file("stimuli_padded_4.zip"), members, true);
-  fovea::test::HttpTestServer server;
+  fovea::test::HubMirror hub;
   const std::string root = "gollisch_lab/sridhar_2025/marmoset/natural_movie";
-  const std::string api = "/api/datasets/open-retina/open-retina/tree/main/" + root;
-  const std::string files = "/datasets/open-retina/open-retina/resolve/main/" + root;
-  auto entry = [&](const char* type, const std::string& rel) {
-    return "{\"type\":\"" + std::string(type) + "\",\"path\":\"" + root + "/" + rel + "\"}";
-  };
-  server.serve_file(api, "[" + entry("directory", "responses") + "," + entry("directory", "fixations") + "," +
-                             entry("file", "stimuli_padded_4.zip") + "," + entry("directory", "stas") + "]");
-  server.serve_file(api + "/responses", "[" + entry("file", "responses/cell_responses_01_fixation_movie.pkl") + "]");
-  server.serve_file(api + "/fixations", "[" + entry("file", kFixations) + "]");
-  server.serve_file(files + "/responses/cell_responses_01_fixation_movie.pkl", fovea::io::read_file(fx.pickle()));
-  server.serve_file(files + "/" + kFixations, fovea::io::read_file(fx.dir.file(kFixations)));
-  server.serve_file(files + "/stimuli_padded_4.zip", fovea::io::read_file(scratch.file("stimuli_padded_4.zip")));
-  fovea::io::DownloadOptions dl;
-  dl.cache_dir = cache.path().string();
-  dl.quiet = true;
-  const std::string base = server.url("/datasets/open-retina/open-retina/resolve/main");
+  hub.list(root, {{"directory", "responses"}, {"directory", "fixations"}, {"file", "stimuli_padded_4.zip"},
+                  {"directory", "stas"}});
+  hub.list(root + "/responses", {{"file", "cell_responses_01_fixation_movie.pkl"}});
+  hub.list(root + "/fixations", {{"file", std::filesystem::path(kFixations).filename().string()}});
+  hub.serve(root + "/responses/cell_responses_01_fixation_movie.pkl", fovea::io::read_file(fx.pickle()));
+  hub.serve(root + "/" + kFixations, fovea::io::read_file(fx.dir.file(kFixations)));
+  hub.serve(root + "/stimuli_padded_4.zip", fovea::io::read_file(scratch.file("stimuli_padded_4.zip")));
+  const fovea::io::DownloadOptions dl = fovea::test::quiet_download(cache);
+  const std::string base = hub.base_url();
   data::SridharOptions o;
   o.dir = data::fetch_sridhar_2025("natural_movie", base, dl);
-  EXPECT_EQ(server.requests(api + "/stas"), 0);  // the STAs are not used
+  EXPECT_EQ(hub.server.requests(hub.api(root + "/stas")), 0);  // the STAs are not used
   const data::RetinaDataset d = data::load_sridhar_2025(o), local = data::load_sridhar_2025(fx.options());
   EXPECT_TRUE(torch::equal(d.movies.at("01").train, local.movies.at("01").train));
   EXPECT_TRUE(torch::equal(d.responses.at("01").train, local.responses.at("01").train));
-  const int requests = server.total_requests();
+  const int requests = hub.server.total_requests();
   EXPECT_EQ(data::fetch_sridhar_2025("natural_movie", base, dl), o.dir);  // later runs read the cache
-  EXPECT_EQ(server.total_requests(), requests);
+  EXPECT_EQ(hub.server.total_requests(), requests);
   {
     // data.dir: sridhar_2025 through `fovea train`: from the mirror into a fresh cache.
     TempDir run_cache;
-    fovea::test::ScopedEnv cache_env("FOVEA_CACHE_DIR", run_cache.path().string());
-    fovea::test::ScopedEnv mirror("FOVEA_MODEL_BASE_URL", base);
-    const auto r = fovea::test::run_fovea(
-        "train -q --threads 1 --config " + std::string(FOVEA_SOURCE_DIR) +
-            "/configs/retina_sridhar_2025_nm.yaml data.dir=sridhar_2025 output.dir=" + scratch.file("run") +
-            " 'data.sessions=[\"01\"]' data.excluded_cells=null model.hidden_channels=[2]"
-            " model.core.temporal_kernel_sizes=[3] model.core.spatial_kernel_sizes=[3] training.max_epochs=1"
-            " training.batch_size=2 training.chunk_size=6",
-        scratch);
+    const auto r = fovea::test::train_from_mirror(
+        base, run_cache, "retina_sridhar_2025_nm.yaml", "sridhar_2025", scratch,
+        "'data.sessions=[\"01\"]' data.excluded_cells=null model.hidden_channels=[2]"
+        " model.core.temporal_kernel_sizes=[3] model.core.spatial_kernel_sizes=[3] training.max_epochs=1"
+        " training.batch_size=2 training.chunk_size=6");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_TRUE(std::filesystem::exists(run_cache.file("published/sridhar_2025/natural_movie/stimuli_padded_4")));
     EXPECT_TRUE(std::filesystem::exists(scratch.file("run/model.safetensors")));
   }
   // A mirror that is not a Hub "resolve" URL cannot be listed.
-  const std::string e = error_of([&] { data::fetch_sridhar_2025("whitenoise", server.url("/m"), dl); });
+  const std::string e = error_of([&] { data::fetch_sridhar_2025("whitenoise", hub.server.url("/m"), dl); });
   EXPECT_NE(e.find("cannot be listed"), std::string::npos) << e;
 }
 

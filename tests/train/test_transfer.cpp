@@ -13,6 +13,7 @@
 #include "fovea/train/transfer.h"
 #include "http_test_server.h"
 #include "test_util.h"
+#include "tiny_retina_config.h"
 
 namespace {
 
@@ -44,19 +45,10 @@ std::string simulate(const TempDir& tmp, const std::string& name, uint64_t seed,
 
 // A tiny one-layer core (4 channels, with BatchNorm) and openretina's Gaussian mask readout.
 Json config_for(const std::string& dir, int64_t epochs, double lr) {
-  Json c = Json::parse(R"({
-    "family": "retina",
-    "data": {"layout": "hdf5", "test_names": ["test"], "clip_length": 60, "num_val_clips": 4, "split_seed": 42},
-    "model": {"hidden_channels": [4],
-              "core": {"type": "simple_core_wrapper", "temporal_kernel_sizes": [11], "spatial_kernel_sizes": [7],
-                       "convolution_type": "custom_separable", "input_padding": 0, "hidden_padding": 0,
-                       "gamma_temporal": 0.0, "cut_first_n_frames": 0},
-              "readout": {"type": "gaussian_mask", "scale": true, "bias": true, "gaussian_mean_scale": 6.0,
-                          "gaussian_var_scale": 4.0, "positive": true, "mask_l1_reg": 0.1,
-                          "feature_weights_l1_reg": 0.1}},
-    "training": {"batch_size": 16, "chunk_size": 30, "lr_schedule": "plateau", "patience": 100},
-    "seed": 1})");
-  c["data"]["dir"] = dir;
+  Json c = fovea::test::tiny_retina_config(dir, 4, 42);
+  c["training"]["lr_schedule"] = "plateau";
+  c["training"]["patience"] = 100;
+  c["seed"] = 1;
   c["training"]["max_epochs"] = epochs;
   c["training"]["lr"] = lr;
   return c;
@@ -66,6 +58,17 @@ train::RetinaTrainingRun run(const Json& config) {
   auto options = train::retina_data_options(config.at("data"));
   auto dataset = train::load_retina_data(options);
   return train::train_retina(config, dataset, options, "", false);
+}
+
+// A model trained on `dir` and saved as <tmp>/pretrained.safetensors.
+struct Pretrained {
+  std::shared_ptr<fovea::nn::Model> model;
+  std::string file;
+};
+Pretrained pretrain(const TempDir& tmp, const std::string& dir, int64_t epochs, double lr) {
+  Pretrained p{run(config_for(dir, epochs, lr)).model, tmp.file("pretrained.safetensors")};
+  fovea::nn::save_model(p.file, *p.model);
+  return p;
 }
 
 // name -> tensor of the parameters and buffers under `prefix`.
@@ -104,9 +107,7 @@ double validation_correlation(fovea::nn::Model& m, const fovea::data::SessionCli
 TEST(Transfer, OnlyTrainReadoutKeepsTheCoreBitIdenticalAndFitsTheNewReadout) {
   TempDir tmp;
   const std::string a = simulate(tmp, "A", 1, "session_0"), b = simulate(tmp, "B", 2, "retina_b");
-  auto pretrained = run(config_for(a, 12, 0.03)).model;
-  const std::string file = tmp.file("pretrained.safetensors");
-  fovea::nn::save_model(file, *pretrained);
+  const auto [pretrained, file] = pretrain(tmp, a, 12, 0.03);
   const auto core = state_under(*pretrained, "core."), old_readout = state_under(*pretrained, "readout.session_0.");
   ASSERT_FALSE(core.empty());
   ASSERT_TRUE(std::any_of(core.begin(), core.end(), [](const auto& kv) { return kv.first.find("running_mean") != std::string::npos; }))
@@ -146,9 +147,7 @@ TEST(Transfer, OnlyTrainReadoutKeepsTheCoreBitIdenticalAndFitsTheNewReadout) {
 TEST(Transfer, WithoutOnlyTrainReadoutTheCoreTrainsAndTheModelComesFromAUrl) {
   TempDir tmp;
   const std::string a = simulate(tmp, "A", 1, "session_0"), b = simulate(tmp, "B", 2, "retina_b");
-  auto pretrained = run(config_for(a, 1, 0.01)).model;
-  const std::string file = tmp.file("pretrained.safetensors");
-  fovea::nn::save_model(file, *pretrained);
+  const auto [pretrained, file] = pretrain(tmp, a, 1, 0.01);
   fovea::test::HttpTestServer server;
   server.serve_file("/models/pretrained.safetensors", fovea::io::read_file(file));
   fovea::test::ScopedEnv cache("FOVEA_CACHE_DIR", tmp.file("cache").c_str());
@@ -166,9 +165,7 @@ TEST(Transfer, ConflictsAndMisuseAreOneLineErrorsNamingTheField) {
   TempDir tmp;
   const std::string a = simulate(tmp, "A", 1, "session_0");
   const std::string narrow = simulate(tmp, "N", 3, "retina_n", 16);
-  auto pretrained = run(config_for(a, 1, 0.01)).model;
-  const std::string file = tmp.file("pretrained.safetensors");
-  fovea::nn::save_model(file, *pretrained);
+  const auto [pretrained, file] = pretrain(tmp, a, 1, 0.01);
 
   Json same_session = config_for(a, 1, 0.01);
   same_session["paths"]["load_model_path"] = file;
