@@ -183,8 +183,11 @@ inline std::string file_url(const fs::path& path) {
 
 // Loads `page` in headless Chromium, lets its scripts run (5 s of virtual
 // time), and returns the DOM as Chromium serialises it. Chromium writes its
-// profile under `scratch`; a hang is killed after 120 s.
-inline std::string dump_dom(const fs::path& page, const fs::path& scratch, double* seconds = nullptr) {
+// profile under `scratch`; a hang is killed after 120 s. `virtual_ms`: the
+// virtual-time budget (idle time is skipped, so a page that finishes early
+// costs no more).
+inline std::string dump_dom(const fs::path& page, const fs::path& scratch, double* seconds = nullptr,
+                            int virtual_ms = 5000) {
   const std::string chromium = find_chromium();
   if (chromium.empty()) {
     ADD_FAILURE() << "headless Chromium is needed to test the HTML report, and no `chromium` was found on PATH"
@@ -200,7 +203,8 @@ inline std::string dump_dom(const fs::path& page, const fs::path& scratch, doubl
       " timeout -k 5 120 " + shell_quote(chromium) +
       " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run --mute-audio"
       " --user-data-dir=" + shell_quote((scratch / "profile").string()) +
-      " --virtual-time-budget=5000 --dump-dom " + shell_quote(file_url(page)) + " > " + shell_quote(out.string()) +
+      " --virtual-time-budget=" + std::to_string(virtual_ms) + " --dump-dom " + shell_quote(file_url(page)) +
+      " > " + shell_quote(out.string()) +
       " 2> " + shell_quote(err.string());
   const auto t0 = std::chrono::steady_clock::now();
   const int rc = std::system(command.c_str());

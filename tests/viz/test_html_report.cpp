@@ -387,7 +387,9 @@ TEST(HtmlReport, SortFilterAndDetailViewWorkInHeadlessChromium) {
         var vid = d.querySelector('video');
         var t0 = Date.now();
         (function wait() {
-          if (vid.readyState >= 2 || vid.error || Date.now() - t0 > 3000) {
+          // Virtual time races ahead while the decoder works in real time:
+          // poll long enough (in ticks) for a loaded machine to decode.
+          if (vid.readyState >= 2 || vid.error || Date.now() - t0 > 40000) {
             R.videoReadyState = vid.readyState; R.videoWidth = vid.videoWidth;
             document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
             document.querySelector('#overview img.fig').click();
@@ -407,7 +409,7 @@ TEST(HtmlReport, SortFilterAndDetailViewWorkInHeadlessChromium) {
   const fs::path test_page = out / "index_driven.html";
   std::ofstream(test_page) << html;
   double seconds = 0;
-  const std::string dom = dump_dom(test_page, dir.path() / "chromium", &seconds);
+  const std::string dom = dump_dom(test_page, dir.path() / "chromium", &seconds, /*virtual_ms=*/60000);
   ASSERT_FALSE(dom.empty());
   std::cout << "[ chromium ] drove the report in " << seconds << " s\n";
   const auto pres = find_tags(dom, "pre");
