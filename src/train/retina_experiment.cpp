@@ -110,12 +110,29 @@ void sridhar_data_options(const Json& d, RetinaDataOptions& o) {
 
 }  // namespace
 
+namespace {
+
+// data.dir names a published dataset (downloaded into the cache) rather than a folder.
+bool names_published_dataset(const std::string& dir) {
+  return data::is_published_dataset(dir) && !std::filesystem::is_directory(dir);
+}
+
+// Layouts whose reader z-scores each session itself (as openretina does) and
+// whose one test stimulus is "test": no normalisation is applied on top.
+void normalised_by_reader(RetinaDataOptions& o) {
+  o.test_names = {"test"};
+  o.norm_mean = 0.0;
+  o.norm_std = 1.0;
+}
+
+}  // namespace
+
 RetinaDataOptions retina_data_options(const Json& d) {
   RetinaDataOptions o;
   o.layout = get<std::string>(d, "layout", o.layout);
   o.dir = get<std::string>(d, "dir", "");
   // data.dir may name a published dataset, which implies its layout.
-  if (!d.contains("layout") && !data::published_dataset_layout(o.dir).empty() && !std::filesystem::is_directory(o.dir))
+  if (!d.contains("layout") && names_published_dataset(o.dir))
     o.layout = data::published_dataset_layout(o.dir);
   if (o.layout != "hdf5" && o.layout != "maheswaranathan_2023" && o.layout != "hoefling_2024" &&
       o.layout != "karamanlis_2024" && o.layout != "goldin_2022" && o.layout != "sridhar_2025")
@@ -151,7 +168,7 @@ data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
   if (o.dir.empty()) fail("config section 'data'", "needs 'dir', the dataset directory");
   if (o.layout == "hoefling_2024") {
     data::HoeflingOptions h;
-    if (data::is_published_dataset(o.dir) && !std::filesystem::is_directory(o.dir)) {
+    if (names_published_dataset(o.dir)) {
       // A dataset name: the published files, downloaded once into the cache.
       const data::PublishedFiles files = data::fetch_published_dataset(o.dir, nn::model_base_url());
       check(files.layout == o.layout, "config field 'data.layout'",
@@ -191,20 +208,18 @@ data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
   if (o.layout == "goldin_2022") {
     data::GoldinOptions g;
     // data.dir: goldin_2022 is the published folder, downloaded once into the cache.
-    g.dir = data::is_published_dataset(o.dir) && !std::filesystem::is_directory(o.dir)
+    g.dir = names_published_dataset(o.dir)
                 ? data::fetch_goldin_2022(o.species, nn::model_base_url())
                 : o.dir;
     g.specie = o.species;
     g.response_type = o.response_type;
     g.fr_normalization = o.fr_normalization;
-    o.test_names = {"test"};
-    o.norm_mean = 0.0;  // each session's images come z-scored by the reader, as openretina does
-    o.norm_std = 1.0;
+    normalised_by_reader(o);
     return data::load_goldin_2022(g);
   }
   if (o.layout == "sridhar_2025") {
     // data.dir: sridhar_2025 is the published folder of data.stimulus, downloaded once into the cache.
-    o.sridhar.dir = data::is_published_dataset(o.dir) && !std::filesystem::is_directory(o.dir)
+    o.sridhar.dir = names_published_dataset(o.dir)
                         ? data::fetch_sridhar_2025(o.sridhar.stimulus, nn::model_base_url())
                         : o.dir;
     data::RetinaDataset d = data::load_sridhar_2025(o.sridhar);
@@ -228,7 +243,7 @@ data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
   if (o.layout == "karamanlis_2024") {
     data::KaramanlisOptions k;
     // data.dir: karamanlis_2024 is the published sessions folder, downloaded once into the cache.
-    k.dir = data::is_published_dataset(o.dir) && !std::filesystem::is_directory(o.dir)
+    k.dir = names_published_dataset(o.dir)
                 ? data::fetch_karamanlis_sessions(o.species, o.stim_type, nn::model_base_url())
                 : o.dir;
     k.species = o.species;
@@ -236,9 +251,7 @@ data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
     k.fr_normalization = o.fr_normalization;
     k.height = o.downsampled_size.at(0);
     k.width = o.downsampled_size.at(1);
-    o.test_names = {"test"};
-    o.norm_mean = 0.0;  // each session's movies come z-scored by the reader, as openretina does
-    o.norm_std = 1.0;
+    normalised_by_reader(o);
     return data::load_karamanlis_2024(k);
   }
   if (o.layout == "maheswaranathan_2023") {
@@ -247,9 +260,7 @@ data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
     m.response_type = o.response_type;
     m.stim_type = o.stim_type;
     m.fr_normalization = o.fr_normalization;
-    o.test_names = {"test"};
-    o.norm_mean = 0.0;  // each session's movies come z-scored by the reader, as openretina does
-    o.norm_std = 1.0;
+    normalised_by_reader(o);
     return data::load_maheswaranathan_2023(m);
   }
   data::RetinaLoadOptions load;

@@ -10,23 +10,11 @@
 #include "fovea/nn/model.h"
 #include "fovea/train/retina_losses.h"
 #include "fovea/train/retina_task.h"
+#include "small_retina_model.h"
 
 namespace {
 
-std::shared_ptr<fovea::nn::Model> small_model(const std::map<std::string, int64_t>& neurons) {
-  nlohmann::json spec = {{"family", "retina"},
-                         {"core",
-                          {{"type", "simple_core_wrapper"},
-                           {"channels", {1, 4}},
-                           {"temporal_kernel_sizes", {9}},
-                           {"spatial_kernel_sizes", {5}},
-                           {"input_padding", 0},
-                           {"gamma_temporal", 1.0},
-                           {"cut_first_n_frames", 0}}},
-                         {"readout", {{"type", "gaussian_mask"}, {"n_neurons_dict", neurons}, {"scale", true}}},
-                         {"input_shape", {1, 40, 8, 8}}};
-  return fovea::nn::build_model(spec);
-}
+using fovea::test::small_retina_model;
 
 // A session whose responses follow a simple causal rule of the movie, so a model can learn it.
 fovea::data::SessionClips session(int64_t frames, int64_t neurons, int64_t seed) {
@@ -65,7 +53,7 @@ TEST(CorrelationPerNeuron3d, MatchesPearsonOverTimeAfterTheLag) {
 TEST(RetinaTask, LongCyclerInterleavesSessionsAndRepeatsTheShorterOne) {
   std::map<std::string, fovea::data::SessionClips> sessions{{"long", session(40 * 12, 3, 1)},
                                                             {"short", session(40 * 6, 2, 2)}};
-  auto model = small_model({{"long", 3}, {"short", 2}});
+  auto model = small_retina_model({{"long", 3}, {"short", 2}});
   fovea::train::RetinaRecipe recipe;
   recipe.batch_size = 4;
   recipe.chunk_size = 20;
@@ -94,7 +82,7 @@ TEST(RetinaTask, LongCyclerInterleavesSessionsAndRepeatsTheShorterOne) {
 
 TEST(RetinaTask, BatchLossIsPoissonPlusCoreAndSessionRegularisers) {
   std::map<std::string, fovea::data::SessionClips> sessions{{"a", session(40 * 6, 3, 1)}, {"b", session(40 * 6, 2, 2)}};
-  auto model = small_model({{"a", 3}, {"b", 2}});
+  auto model = small_retina_model({{"a", 3}, {"b", 2}});
   fovea::train::RetinaRecipe recipe;
   recipe.batch_size = 2;
   recipe.chunk_size = 20;
@@ -121,7 +109,7 @@ TEST(RetinaTask, BatchLossIsPoissonPlusCoreAndSessionRegularisers) {
 
 TEST(RetinaTask, ShortFitRaisesTheValidationCorrelation) {
   std::map<std::string, fovea::data::SessionClips> sessions{{"a", session(40 * 15, 3, 1)}};
-  auto model = small_model({{"a", 3}});
+  auto model = small_retina_model({{"a", 3}});
   auto gm = std::dynamic_pointer_cast<fovea::nn::MultiGaussianMaskReadout>(model->readout());
   gm->session("a")->initialize_bias(sessions.at("a").mean_response);
   fovea::train::RetinaRecipe recipe;

@@ -16,6 +16,7 @@
 #include "fovea/train/config.h"
 #include "fovea/train/config_check.h"
 #include "fovea/train/retina_task.h"
+#include "small_retina_model.h"
 #include "fovea/train/trainer.h"
 #include "test_util.h"
 
@@ -23,20 +24,7 @@ namespace {
 
 using fovea::train::Json;
 
-std::shared_ptr<fovea::nn::Model> small_model(const std::map<std::string, int64_t>& neurons) {
-  nlohmann::json spec = {{"family", "retina"},
-                         {"core",
-                          {{"type", "simple_core_wrapper"},
-                           {"channels", {1, 4}},
-                           {"temporal_kernel_sizes", {9}},
-                           {"spatial_kernel_sizes", {5}},
-                           {"input_padding", 0},
-                           {"gamma_temporal", 1.0},
-                           {"cut_first_n_frames", 0}}},
-                         {"readout", {{"type", "gaussian_mask"}, {"n_neurons_dict", neurons}, {"scale", true}}},
-                         {"input_shape", {1, 40, 8, 8}}};
-  return fovea::nn::build_model(spec);
-}
+using fovea::test::small_retina_model;
 
 // Positive rates driven by the movie's centre two frames earlier, as spike-count-like targets.
 fovea::data::SessionClips session(int64_t frames, int64_t neurons, int64_t val_clips, int64_t seed) {
@@ -64,7 +52,7 @@ TEST(RetinaValidationLoss, IsOpenretinasBatchWeightedMeanPoissonLoss) {
   // Session a: 3 validation clips in batches of 2 and 1; b: 2 clips, other neurons.
   std::map<std::string, fovea::data::SessionClips> sessions{{"a", session(40 * 8, 3, 3, 1)},
                                                             {"b", session(40 * 6, 2, 2, 2)}};
-  auto model = small_model({{"a", 3}, {"b", 2}});
+  auto model = small_retina_model({{"a", 3}, {"b", 2}});
   fovea::train::RetinaRecipe recipe;
   recipe.batch_size = 2;
   recipe.chunk_size = 20;
@@ -202,7 +190,7 @@ TEST(RetinaValidationLoss, PlateauSchedulerWaitsForTheLossToFall) {
 TEST(RetinaValidationLoss, RetinaFitRestoresTheLowestLossState) {
   fovea::test::TempDir dir;
   std::map<std::string, fovea::data::SessionClips> sessions{{"a", session(40 * 8, 3, 2, 1)}};
-  auto model = small_model({{"a", 3}});
+  auto model = small_retina_model({{"a", 3}});
   fovea::train::RetinaRecipe recipe;
   recipe.batch_size = 4;
   recipe.chunk_size = 20;
@@ -250,7 +238,7 @@ TEST(RetinaValidationLoss, GoldinPresetMonitorsThePoissonLossAndUnknownScoresAre
   fovea::train::RetinaRecipe recipe;
   recipe.validation_score = "val_loss";
   const std::string t = fovea::test::error_of(
-      [&] { fovea::train::RetinaTask(small_model({{"a", 2}}), sessions, recipe, torch::kCPU); });
+      [&] { fovea::train::RetinaTask(small_retina_model({{"a", 2}}), sessions, recipe, torch::kCPU); });
   EXPECT_NE(t.find("training option 'validation_score'"), std::string::npos) << t;
   EXPECT_NE(t.find("val_loss"), std::string::npos) << t;
 }
