@@ -6,10 +6,14 @@
 // predicts the test images. Prints seconds, the speed-up, peak memory and
 // GFLOP/s (each side's own work: flops.h).
 //   bench_minimodels [--minimodels 100] [--images 300] [--epochs 1] [--threads 2]
-//                    [--kernels fast|reference]
+//                    [--kernels fast|reference] [--batch-minimodels 8]
+// (--batch-minimodels: fovea's minimodels per pass, minimodel_batch.h; 1: one after another.
+// --profile 1: no timing and no baseline; fovea's fit under LibTorch's profiler, as a Chrome trace.)
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -27,7 +31,12 @@
 #include "measure.h"
 
 int main(int argc, char** argv) {
-  std::map<std::string, int64_t> opt = {{"--minimodels", 100}, {"--images", 300}, {"--epochs", 1}, {"--threads", 2}};
+  std::map<std::string, int64_t> opt = {{"--minimodels", 100},
+                                        {"--images", 300},
+                                        {"--epochs", 1},
+                                        {"--threads", 2},
+                                        {"--batch-minimodels", fovea::train::kDefaultBatchMinimodels},
+                                        {"--profile", 0}};
   if (!fovea::bench::parse_options(argc, argv, opt)) return 2;
   const int64_t n = opt["--images"], neurons = opt["--minimodels"], epochs = opt["--epochs"];
   at::set_num_threads(static_cast<int>(opt["--threads"]));
@@ -75,10 +84,27 @@ int main(int argc, char** argv) {
   std::cout << "bench_minimodels: " << neurons << " minimodels (16-64) from a 16-320 full model, " << n
             << " images of 66x130 (" << data.itrain.size(0) << " train, " << data.ival.size(0)
             << " validation), 50 test images, " << epochs << " epoch(s) each, " << opt["--threads"]
-            << " threads, fovea kernels: " << fovea::nn::to_string(fovea::nn::kernel_set()) << "\n";
-  const auto fit = fovea::bench::measure(1, [&] {
-    fovea::train::fit_minimodels(*full, full_path, data, list, config, (dir / "out").string(), false);
-  });
+            << " threads, fovea kernels: " << fovea::nn::to_string(fovea::nn::kernel_set()) << ", "
+            << opt["--batch-minimodels"] << " minimodels per pass\n";
+  auto fit_all = [&] {
+    fovea::train::fit_minimodels(*full, full_path, data, list, config, (dir / "out").string(), false, {}, false,
+                                 opt["--batch-minimodels"]);
+  };
+  if (opt["--profile"]) {
+    // LibTorch's profiler over one more fit (after the timed one), as a
+    // Chrome trace in the working directory.
+    fit_all();
+    std::filesystem::remove_all(dir / "out");
+    std::ofstream trace("bench_minimodels_profile.json");
+    {
+      torch::autograd::profiler::RecordProfile guard(trace);
+      fit_all();
+    }
+    std::filesystem::remove_all(dir);
+    std::cout << "wrote bench_minimodels_profile.json\n";
+    return 0;
+  }
+  const auto fit = fovea::bench::measure(1, fit_all);
 
   const std::string cmd = "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) + "/bench/minimodels_baseline.py " +
                           dir.string() + " " + std::to_string(opt["--threads"]) + " " + std::to_string(epochs);

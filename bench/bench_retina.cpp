@@ -6,6 +6,7 @@
 // memory and GFLOP/s (each side's own convolution algorithm: flops.h).
 //   bench_retina [--frames 13950] [--sessions 4] [--neurons 100] [--batch 128]
 //                [--chunk 50] [--clips 100] [--threads 2] [--repeats 3] [--kernels fast|reference]
+//                [--bf16 0|1]   (1: fovea's forward passes in bf16 autocast, training.precision: bf16)
 // The defaults follow Hoefling et al. 2024 at low resolution: 93 training clips
 // of 150 frames (18x16 pixels, 2 colours), batch 128 chunks of 50 frames.
 #include <torch/torch.h>
@@ -40,7 +41,7 @@ using Json = nlohmann::json;
 int main(int argc, char** argv) {
   std::map<std::string, int64_t> opt = {{"--frames", 13950}, {"--sessions", 4}, {"--neurons", 100},
                                         {"--batch", 128},    {"--chunk", 50},     {"--clips", 100},
-                                        {"--threads", 2},    {"--repeats", 3}};
+                                        {"--threads", 2},    {"--repeats", 3},    {"--bf16", 0}};
   if (!fovea::bench::parse_options(argc, argv, opt)) return 2;
   const int64_t frames = opt["--frames"], batch = opt["--batch"], chunk = opt["--chunk"];
   const int repeats = static_cast<int>(opt["--repeats"]);
@@ -100,6 +101,7 @@ int main(int argc, char** argv) {
   fovea::train::TrainerOptions options;
   options.show_progress = false;
   options.grad_clip_norm = 1.0;
+  options.precision = opt["--bf16"] ? fovea::train::Precision::bf16 : fovea::train::Precision::float32;
   // Warm-up: one epoch on a short piece of the movie.
   {
     auto warm = sessions;
@@ -119,6 +121,7 @@ int main(int argc, char** argv) {
   for (const auto& b : task.epoch_batches(epoch)) chunks_per_epoch += b.indices.size(0);
   const auto f_epoch =
       fovea::bench::measure(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
+  fovea::train::AutocastRegion autocast(options.precision);  // inference: the whole prediction in the region
   fovea::nn::predict(*model, clips.narrow(0, 0, 4));
   const auto f_infer = fovea::bench::measure(repeats, [&] { fovea::nn::predict(*model, clips, clips.size(0)); });
 
@@ -142,7 +145,8 @@ int main(int argc, char** argv) {
   auto inference_flop = [&](bool separable) {
     return n_clips * fovea::bench::retina_forward_flop(layers, all_cells, 150, 18, 16, separable).total();
   };
-  std::cout << "fovea kernels: " << fovea::nn::to_string(fovea::nn::kernel_set()) << "\n";
+  std::cout << "fovea kernels: " << fovea::nn::to_string(fovea::nn::kernel_set())
+            << ", precision: " << fovea::train::to_string(options.precision) << "\n";
   fovea::bench::print_table({fovea::bench::measured_row("retina default: training epoch", f_epoch, "epoch",
                                                         epoch_flop(fast), epoch_flop(false)),
                              fovea::bench::measured_row("retina default: inference", f_infer, "inference",

@@ -3,7 +3,8 @@
 // (bench/v1_baseline.py, the same architecture and training step), on the
 // same data, in one run. Prints seconds, the speed-up (PyTorch / fovea), peak
 // memory and GFLOP/s against the SGEMM peak measured in the same run.
-//   bench_v1 [--images 500] [--neurons 500] [--threads 2] [--repeats 3] [--kernels fast|reference]
+//   bench_v1 [--images 500] [--neurons 500] [--threads 2] [--repeats 3] [--kernels fast|reference] [--bf16 0|1]
+// --bf16 1 runs fovea's forward passes in bf16 autocast (training.precision: bf16).
 #include <torch/torch.h>
 
 #include <chrono>
@@ -37,9 +38,12 @@ struct Timing {
 };
 
 Timing time_model(std::shared_ptr<fovea::nn::Model> model, const at::Tensor& images, const at::Tensor& responses,
-                  fovea::train::V1Recipe recipe, int repeats) {
-  fovea::train::V1TrainingData data{images, responses, torch::arange(images.size(0)), torch::arange(images.size(0)),
-                                    torch::arange(100)};
+                  fovea::train::V1Recipe recipe, int repeats, fovea::train::Precision precision) {
+  fovea::train::V1TrainingData data;  // every trial in training, the first 100 for validation
+  data.images = images;
+  data.responses = responses;
+  data.image_index = data.train_trials = torch::arange(images.size(0));
+  data.val_trials = torch::arange(100);
   Timing t;
   const auto start = std::chrono::steady_clock::now();
   fovea::train::V1Task task(model, data, recipe, torch::kCPU);
@@ -47,6 +51,7 @@ Timing time_model(std::shared_ptr<fovea::nn::Model> model, const at::Tensor& ima
   t.first_conv_cached = task.first_conv_cache() != nullptr;
   fovea::train::TrainerOptions options;
   options.show_progress = false;
+  options.precision = precision;
   auto optimizer = fovea::train::make_optimizer(task, 1e-3, options);
   // Warm-up on one batch (allocations, oneDNN primitive caches).
   fovea::train::V1TrainingData warm = data;
@@ -55,6 +60,7 @@ Timing time_model(std::shared_ptr<fovea::nn::Model> model, const at::Tensor& ima
   fovea::train::train_one_epoch(*model, warm_task, *optimizer, 0, options);
   int64_t epoch = 1;
   t.epoch = fovea::bench::measure(repeats, [&] { fovea::train::train_one_epoch(*model, task, *optimizer, epoch++, options); });
+  fovea::train::AutocastRegion autocast(precision);  // inference: the whole prediction in the region
   fovea::nn::predict(*model, images.narrow(0, 0, 100));
   t.inference = fovea::bench::measure(repeats, [&] { fovea::nn::predict(*model, images); });
   return t;
@@ -63,11 +69,13 @@ Timing time_model(std::shared_ptr<fovea::nn::Model> model, const at::Tensor& ima
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, int64_t> opt = {{"--images", 500}, {"--neurons", 500}, {"--threads", 2}, {"--repeats", 3}};
+  std::map<std::string, int64_t> opt = {{"--images", 500}, {"--neurons", 500}, {"--threads", 2}, {"--repeats", 3},
+                                        {"--bf16", 0}};
   if (!fovea::bench::parse_options(argc, argv, opt)) return 2;
   const auto kernels = fovea::nn::kernel_set();
   const int64_t n = opt["--images"], neurons = opt["--neurons"];
   const int repeats = static_cast<int>(opt["--repeats"]);
+  const auto precision = opt["--bf16"] ? fovea::train::Precision::bf16 : fovea::train::Precision::float32;
   at::set_num_threads(static_cast<int>(opt["--threads"]));
   torch::manual_seed(0);
   const double sgemm = fovea::bench::sgemm_peak_gflops(), fma = fovea::bench::fma_peak_gflops();
@@ -82,17 +90,17 @@ int main(int argc, char** argv) {
 
   std::cout << "bench_v1: " << n << " images of 66x130, " << neurons << " neurons, batch 100, "
             << opt["--threads"] << " threads, best of " << repeats << ", fovea kernels: "
-            << fovea::nn::to_string(kernels) << "\n";
+            << fovea::nn::to_string(kernels) << ", precision: " << fovea::train::to_string(precision) << "\n";
   fovea::train::V1Recipe full_recipe;
   auto full = fovea::nn::build_model(fovea::bench::v1_spec(neurons, false));
-  Timing f_full = time_model(full, images, responses, full_recipe, repeats);
+  Timing f_full = time_model(full, images, responses, full_recipe, repeats, precision);
 
   fovea::train::V1Recipe mini_recipe;
   mini_recipe.hoyer_square = 0.03;
   mini_recipe.wd_channels = 0.2;
   auto mini = fovea::nn::build_model(fovea::bench::v1_spec(1, true));
   fovea::train::copy_first_layer(*full, *mini, true);
-  Timing f_mini = time_model(mini, images, responses.narrow(1, 0, 1).contiguous(), mini_recipe, repeats);
+  Timing f_mini = time_model(mini, images, responses.narrow(1, 0, 1).contiguous(), mini_recipe, repeats, precision);
 
   const std::string cmd = "/usr/bin/python3 " + std::string(FOVEA_SOURCE_DIR) + "/bench/v1_baseline.py " +
                           dir.string() + " " + std::to_string(opt["--threads"]) + " " + std::to_string(repeats);

@@ -16,8 +16,10 @@
 #include "fovea/io/npy.h"
 #include "fovea/io/safetensors.h"
 #include "fovea/io/torch_save.h"
+#include "hoefling_fuzz_files.h"
 #include "legacy_torch_writer.h"
 #include "pickle_fixtures.h"
+#include "v1_fuzz_files.h"
 
 namespace {
 
@@ -179,6 +181,26 @@ void retina_layout_seeds() {
                       {{"responses_train", at::rand({1, 4})}, {"responses_test", at::rand({2, 1, 3})}});
 }
 
+// The Höfling 2024 layout: fuzz_hoefling's own fixed files, a wider movie,
+// and a movie pickle too short to be read (small inputs mutate faster).
+void hoefling_seeds() {
+  fovea::fuzz::write_hoefling_movies(seed("hoefling", "movies.pkl"));
+  fovea::fuzz::write_hoefling_responses(seed("hoefling", "responses.h5"));
+  put("hoefling", "movies_w2.pkl", fovea::fuzz::hoefling_movies_bytes(2));
+  fovea::test::NumpyPickle small;
+  small.add_array("train", at::zeros({1, 3, 1, 1}), "f4");
+  small.add_array("random_sequences", at::arange(4, at::kByte).reshape({2, 2}), "u1");
+  put("hoefling", "short_movies.pkl", small.bytes());
+}
+
+// minimodel's mouse V1 layout: fuzz_v1's fixed files and variants.
+void v1_seeds() {
+  fovea::fuzz::write_v1_images_mat(seed("v1", "img_u8.mat"));
+  fovea::fuzz::write_v1_images_mat(seed("v1", "img_single_v7.mat"), true, MAT_COMPRESSION_ZLIB);
+  fovea::fuzz::write_v1_responses(seed("v1", "responses.npz"));
+  fovea::fuzz::write_v1_responses(seed("v1", "responses_deflated.npz"), true);
+}
+
 void yaml_seeds(const std::string& source_dir) {
   for (const char* name : {"retina_demo.yaml", "v1_demo.yaml", "retina_hoefling_2024_low_res.yaml"}) {
     std::ifstream in(source_dir + "/configs/" + name);
@@ -205,6 +227,8 @@ int main(int argc, char** argv) {
   mat_seeds();
   hdf5_seeds();
   retina_layout_seeds();
+  hoefling_seeds();
+  v1_seeds();
   yaml_seeds(FOVEA_SOURCE_DIR);
   std::printf("seeds written under %s\n", g_root.c_str());
   return 0;

@@ -79,8 +79,10 @@ int run_reader(Body&& body) {
   } active;
   try {
     body();
-  } catch (const fovea::Error&) {
-    // expected
+  } catch (const fovea::Error& e) {
+    // expected; FOVEA_FUZZ_PRINT=1 shows the message (to classify a replayed input)
+    static const bool print = std::getenv("FOVEA_FUZZ_PRINT") != nullptr;
+    if (print) std::fprintf(stderr, "fovea::Error: %s\n", e.what());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "FINDING: %s escaped the reader: %s\n", typeid(e).name(), e.what());
     std::abort();

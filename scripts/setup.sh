@@ -19,6 +19,7 @@ PACKAGES=(
   python3-torch python3-numpy
   pybind11-dev python3-dev python3-pytest python3-matplotlib
   libtcmalloc-minimal4 libjemalloc2 libdnnl-dev
+  libgloo-dev
   chromium
 )
 

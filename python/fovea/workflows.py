@@ -336,10 +336,13 @@ def predict(model, data_or_images, session=None, batch_size=100, output=None, de
 
 
 def visualize(model, save_folder, data=None, time_steps_stimulus=50, image_file_format="jpg", steps=10, lr=100.0,
-              batch_size=16, no_constraints=False, no_weights=False, no_meis=False, seed=0, device="cpu"):
+              batch_size=16, no_constraints=False, no_weights=False, no_meis=False, seed=0, device="cpu",
+              resume=False):
     """openretina's visualize, as ``fovea visualize``: the weight figures and the MEIs of
     every inner channel and output neuron, and ``save_folder/index.html`` to browse them;
-    with ``data`` (a dataset directory) each neuron's evaluation joins the page.
+    with ``data`` (a dataset directory) each neuron's evaluation joins the page. With
+    ``resume=True`` (``--resume``) a killed run's finished figures and MEI batches in
+    ``save_folder`` are kept untouched and the rest made; other options are refused.
 
     Returns ``{"page": path of index.html, "meis": count, "weight_figures": count,
     "notes": [what was skipped and why], "evaluation": as :func:`evaluate` returns it or
@@ -353,7 +356,8 @@ def visualize(model, save_folder, data=None, time_steps_stimulus=50, image_file_
         steps=_int(steps, "steps", minimum=0), lr=_float(lr, "lr", minimum=0.0),
         batch_size=_int(batch_size, "batch_size", minimum=1),
         constraints=not _bool(no_constraints, "no_constraints"), weights=not _bool(no_weights, "no_weights"),
-        meis=not _bool(no_meis, "no_meis"), seed=_int(seed, "seed", minimum=0), device=_device(device))
+        meis=not _bool(no_meis, "no_meis"), seed=_int(seed, "seed", minimum=0), device=_device(device),
+        resume=_bool(resume, "resume"))
     files = sorted(os.path.join(root, f) for root, _, names in os.walk(os.fspath(save_folder)) for f in names)
     return {"page": raw["page"], "meis": raw["meis"], "weight_figures": raw["weight_figures"], "notes": raw["notes"],
             "evaluation": None if raw["evaluation"] is None else _report(raw["evaluation"]), "files": files}
@@ -406,7 +410,7 @@ def simulate_retina(output_dir, sessions=2, neurons_per_session=30, stimulus="no
 
 def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=None, output="minimodels",
                    images=None, responses=None, seed=0, quiet=False, device="cpu", resume=False, mouse=None,
-                   textures=False):
+                   textures=False, batch_minimodels=4):
     """One minimodel per neuron (Du et al. 2025), as ``fovea minimodels``: a 16->64
     model whose first layer is copied from the trained ``full_model`` and frozen.
 
@@ -417,7 +421,9 @@ def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=N
     its texture responses, as ``--mouse`` / ``--textures``). ``neurons``: an index or a list. ``config``: YAML overriding minimodel's recipe; ``overrides``
     as for :func:`train`. Writes ``output/minimodel_n<k>.safetensors`` and
     ``output/summary.csv``. ``resume``: keep the minimodels already in ``output`` (a run
-    that was killed) and fit the rest.
+    that was killed) and fit the rest. ``batch_minimodels``: how many minimodels train
+    together in one pass (``--batch-minimodels``; 1: one after another; the minimodels
+    are the same either way, within float rounding).
 
     Returns ``{"per_neuron": {"neuron", "fev", "feve_full", "feve_minimodel",
     "channels_used", "channels": numpy arrays, "model_path": [paths]}, "rows": [one dict
@@ -438,7 +444,8 @@ def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=N
     raw = _with_progress(quiet, lambda line: _fovea._minimodels(
         path, *dirs, _indices(neurons, "neurons"), config=_optional_path(config, "config"),
         overrides=_overrides(overrides), output=_path(output, "output"), device=_device(device),
-        seed=_int(seed, "seed", 0), resume=_bool(resume, "resume"), progress=line))
+        seed=_int(seed, "seed", 0), resume=_bool(resume, "resume"),
+        batch_minimodels=_int(batch_minimodels, "batch_minimodels", 1), progress=line))
     rows = list(raw["rows"])
     per_neuron = {k: np.array([r[k] for r in rows]) for k in
                   ("neuron", "fev", "feve_full", "feve_minimodel", "channels_used", "channels")}

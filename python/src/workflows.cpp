@@ -220,9 +220,10 @@ py::dict minimodels_binding(const std::string& full_model, const std::string& di
                             const std::string& responses, const std::string& truth, const std::string& mouse,
                             bool textures, const std::vector<int64_t>& neurons, const std::string& config, const std::vector<std::string>& overrides,
                             const std::string& output, const std::string& device, uint64_t seed, bool resume,
-                            const py::object& progress) {
+                            int64_t batch_minimodels, const py::object& progress) {
   fovea::api::MinimodelsOptions o;
   o.resume = resume;
+  o.batch_minimodels = batch_minimodels;
   o.full_model = full_model;
   o.data = data_files(dir, images, responses, truth, mouse, textures);
   o.neurons = neurons;
@@ -294,7 +295,7 @@ py::dict top_images_binding(const ModelPtr& model, const std::string& name, cons
 py::dict visualize_binding(const ModelPtr& model, const std::string& name, const std::string& save_folder,
                            const std::string& data, int64_t time_steps, const std::string& format, int64_t steps,
                            double lr, int64_t batch_size, bool constraints, bool weights, bool meis, uint64_t seed,
-                           const std::string& device) {
+                           const std::string& device, bool resume) {
   fovea::api::VisualizeOptions o;
   o.model_path = name;
   o.save_folder = save_folder;
@@ -309,6 +310,7 @@ py::dict visualize_binding(const ModelPtr& model, const std::string& name, const
   o.meis = meis;
   o.seed = seed;
   o.device = device;
+  o.resume = resume;
   o.progress = false;  // its bar would write to the terminal beside Python's output
   const auto r = without_gil([&] { return fovea::api::visualize(model, o); });
   py::dict d;
@@ -361,7 +363,7 @@ void register_workflows(py::module_& m) {
         py::arg("config") = mini.config,
         py::arg("overrides") = std::vector<std::string>{}, py::arg("output") = mini.output,
         py::arg("device") = mini.device, py::arg("seed") = mini.seed, py::arg("resume") = mini.resume,
-        py::arg("progress") = py::none(),
+        py::arg("batch_minimodels") = mini.batch_minimodels, py::arg("progress") = py::none(),
         "api::minimodels");
   m.def("_top_images", &top_images_binding, py::arg("model"), py::arg("name"), py::arg("dir"), py::arg("images"),
         py::arg("responses"), py::arg("mouse"), py::arg("textures"), py::arg("neurons"),
@@ -372,5 +374,6 @@ void register_workflows(py::module_& m) {
         py::arg("time_steps_stimulus") = vis.time_steps, py::arg("image_file_format") = vis.format,
         py::arg("steps") = vis.steps, py::arg("lr") = vis.lr, py::arg("batch_size") = vis.batch_size,
         py::arg("constraints") = vis.constraints, py::arg("weights") = vis.weights, py::arg("meis") = vis.meis,
-        py::arg("seed") = vis.seed, py::arg("device") = vis.device, "api::visualize on a loaded model");
+        py::arg("seed") = vis.seed, py::arg("device") = vis.device, py::arg("resume") = false,
+        "api::visualize on a loaded model");
 }

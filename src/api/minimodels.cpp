@@ -35,7 +35,7 @@ MinimodelsResult minimodels(const MinimodelsOptions& o) {
   };
   MinimodelsResult r;
   r.rows = train::fit_minimodels(*full, o.full_model, dataset, o.neurons, config, o.output, !o.quiet, on_fitted,
-                                o.resume);
+                                o.resume, o.batch_minimodels);
   r.summary_csv = (std::filesystem::path(o.output) / "summary.csv").string();
   return r;
 }

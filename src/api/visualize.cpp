@@ -18,8 +18,12 @@ VisualizeRunResult run(std::shared_ptr<nn::Model> model, std::shared_ptr<nn::Mod
   model->to(device);
   if (weights_model) weights_model->to(device);
   VisualizeRunResult r;
+  // A resume the folder's record refuses is refused before the evaluation writes into it.
+  if (options.resume) viz::check_visualize_resume(*model, o.save_folder, options, weights_model.get());
   std::optional<VisualizeEvaluation> evaluation;
-  if (!o.data.empty()) evaluation = evaluate_for_visualize(*model, o.data, o.save_folder, options.format, o.device);
+  if (!o.mouse.empty() && o.data.empty()) fail("--mouse", "names the mouse whose published files --data holds; give --data too");
+  if (!o.data.empty())
+    evaluation = evaluate_for_visualize(*model, o.data, o.save_folder, options.format, o.device, o.mouse);
   r.result = viz::visualize_model(model, name, o.save_folder, options, evaluation ? &evaluation->page : nullptr,
                                   weights_model);
   if (evaluation) r.evaluation = std::move(evaluation->report);

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "dataset_evaluation.h"
+#include "fovea/error.h"
 #include "fovea/eval/retina_report.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/nn/predict.h"
@@ -40,17 +41,20 @@ std::map<std::string, SessionTraces> retina_traces(nn::Model& model, const Retin
 }  // namespace
 
 VisualizeEvaluation evaluate_for_visualize(nn::Model& model, const std::string& data_dir, const fs::path& save_folder,
-                                           const std::string& format, const std::string& device) {
+                                           const std::string& format, const std::string& device,
+                                           const std::string& mouse) {
   VisualizeEvaluation out;
   eval::EvaluationReport& report = out.report;
   std::map<std::string, SessionTraces> traces;
   if (model.spec().value("family", "") == "retina") {
+    if (!mouse.empty()) fail("--mouse", "names minimodel's mice (V1 data); the model is a retina model");
     auto ev = evaluate_retina_dataset(model, data_dir, "", 0.15, device);
     traces = retina_traces(model, ev, device);
     report = std::move(ev.report);
   } else {
     V1DataFiles files;
     files.dir = data_dir;
+    files.mouse = mouse;
     auto ev = evaluate_v1_dataset(model, files, -1, device, /*with_truth=*/false);
     const at::Tensor predicted = nn::predict(model, ev.dataset.test_images(), 100, "", torch::Device(device)).cpu();
     traces[""] = {ev.dataset.test_responses.mean(1), predicted, "test image"};

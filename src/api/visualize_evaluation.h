@@ -17,8 +17,10 @@ struct VisualizeEvaluation {
 };
 
 // Figures go to <save_folder>/evaluation/; eval.csv and eval.json beside them.
+// `mouse` (V1 only): minimodel's mouse, read from its published files in
+// `data_dir` by name as `fovea eval --mouse` reads them.
 VisualizeEvaluation evaluate_for_visualize(nn::Model& model, const std::string& data_dir,
                                            const std::filesystem::path& save_folder, const std::string& format,
-                                           const std::string& device);
+                                           const std::string& device, const std::string& mouse = "");
 
 }  // namespace fovea::api

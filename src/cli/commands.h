@@ -30,5 +30,6 @@ void add_mei_command(CLI::App& app);
 void add_visualize_command(CLI::App& app);
 void add_top_images_command(CLI::App& app);
 void add_plot_eval_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 
 }  // namespace fovea::cli

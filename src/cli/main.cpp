@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   fovea::cli::add_visualize_command(app);
   fovea::cli::add_top_images_command(app);
   fovea::cli::add_plot_eval_command(app);
+  fovea::cli::add_sweep_command(app);
   // Plugins add custom cores and readouts (see fovea/nn/plugins.h); loaded
   // after parsing (so --help needs none) and before the subcommand runs.
   std::vector<std::string> plugins;

@@ -53,6 +53,9 @@ void add_minimodels_command(CLI::App& app) {
   cmd->add_option("overrides", o.overrides, "key=value overrides, e.g. training.hoyer_square=0.01");
   cmd->add_option("-o,--output", o.output, "output directory")->capture_default_str();
   cmd->add_flag("--resume", o.resume, "keep the minimodels already in the output directory (a killed run), fit the rest");
+  cmd->add_option("--batch-minimodels", o.batch_minimodels,
+                  "minimodels trained together in one pass (1: one after another)")
+      ->capture_default_str();
   cmd->add_flag("-q,--quiet", o.quiet, "no progress bar");
   add_runtime_options(cmd, args->runtime);
   cmd->callback([args] {

@@ -34,6 +34,9 @@ void add_visualize_command(CLI::App& app) {
   cmd->add_option("--time-steps-stimulus", o.time_steps, "MEI movie length (frames)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--image-file-format", o.format, "figure format: png, jpg, svg or pdf")->capture_default_str()->check(CLI::IsMember({"png", "jpg", "svg", "pdf"}));
   cmd->add_option("--data", o.data, "dataset folder: adds each neuron's evaluation (metrics and figures) to the page");
+  cmd->add_option("--mouse", o.mouse,
+                  "V1: minimodel's mouse (L1_A5, L1_A1, FX9, FX10, FX8, FX20) whose published files --data holds, "
+                  "read by their names as eval --mouse reads them (default: the mouse the model records)");
   cmd->add_option("--steps", o.steps, "MEI optimisation steps")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--lr", o.lr, "MEI learning rate (SGD)")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", o.batch_size, "MEIs optimised together")->capture_default_str()->check(CLI::PositiveNumber);
@@ -41,6 +44,9 @@ void add_visualize_command(CLI::App& app) {
                 "optimise green/UV MEIs without openretina's norm and clip constraints");
   cmd->add_flag("--no-weights", args->no_weights, "skip the weight figures");
   cmd->add_flag("--no-meis", args->no_meis, "skip the MEIs");
+  cmd->add_flag("--resume", o.resume,
+                "continue a killed run in the same --save-folder: keep the figures and MEI batches it finished "
+                "(its visualize_record.json), make the rest, rewrite the page");
   add_runtime_options(cmd, args->runtime, true);
   cmd->callback([args, model, ensemble] {
     if (model->count() == 0 && ensemble->count() == 0)

@@ -11,6 +11,7 @@
 #include "data/tensor_checks.h"
 #include "fovea/error.h"
 #include "fovea/io/hdf5.h"
+#include "io/hdf5_file.h"
 
 namespace fovea::data {
 namespace {
@@ -34,7 +35,7 @@ FieldAttributes read_attributes(const std::string& file, const std::string& grou
   const std::string where = file + ": /" + group;
   try {
     H5::Exception::dontPrint();
-    H5::H5File f(file, H5F_ACC_RDONLY);
+    H5::H5File f = io::detail::open_h5_for_reading(file);  // fovea's checked driver (src/io/hdf5.cpp)
     H5::Group g = f.openGroup(group);
     if (!g.attrExists("eye")) fail(where, "attribute 'eye' is missing (expected 'left' or 'right')");
     H5::Attribute eye = g.openAttribute("eye");

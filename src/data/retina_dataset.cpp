@@ -180,6 +180,23 @@ RetinaDataset load_hdf5_layout(const RetinaLoadOptions& o) {
       }
     }
     if (!train_responses.empty()) {
+      // The training stimuli are joined along time: neurons, channels and
+      // frame sizes must agree (fuzz_retina_layout: a c10::Error from cat).
+      const std::vector<std::string> train_names = [&] {
+        std::vector<std::string> n;
+        for (const auto& name : name_set)
+          if (!is_test_name(o, name)) n.push_back(name);
+        return n;
+      }();
+      for (size_t i = 1; i < train_responses.size(); ++i) {
+        if (train_responses[i].size(0) != train_responses[0].size(0))
+          fail(path, "responses_" + train_names[i] + " has " + std::to_string(train_responses[i].size(0)) +
+                         " neurons, responses_" + train_names[0] + " " + std::to_string(train_responses[0].size(0)));
+        const at::Tensor &a = train_movies[0], &b = train_movies[i];
+        if (a.size(0) != b.size(0) || a.size(2) != b.size(2) || a.size(3) != b.size(3))
+          fail(path, "stimulus '" + train_names[i] + "' is " + shape_of(b) + ", stimulus '" + train_names[0] + "' " +
+                         shape_of(a) + ": channels, height and width must agree");
+      }
       r.train = torch::cat(train_responses, 1);
       m.train = torch::cat(train_movies, 1);
       for (const auto& [k, v] : r.test)

@@ -170,6 +170,51 @@ std::string trial_dir(int64_t t) {
   return buf;
 }
 
+// ---- split and STAs --------------------------------------------------------------
+
+// The trials of the training movie (indices into the responses' trial axis)
+// and which of those clips validate (sridhar_split): the split's trials in
+// ascending order, the validation clips where their trials fall; with
+// final_training every trial of the split trains and the validation trials
+// follow again at the end as the validation clips.
+struct TrialOrder {
+  std::vector<int64_t> clips, val_clips;
+};
+
+TrialOrder trial_order(int64_t n_trials, const SridharOptions& o) {
+  const auto [train, val] = sridhar_split(n_trials, o);
+  TrialOrder out;
+  std::vector<int64_t> all = train;
+  if (!o.final_training) all.insert(all.end(), val.begin(), val.end());
+  std::sort(all.begin(), all.end());
+  all.erase(std::unique(all.begin(), all.end()), all.end());
+  out.clips = all;
+  for (const int64_t v : val) {
+    if (o.final_training) {
+      out.val_clips.push_back(static_cast<int64_t>(out.clips.size()));
+      out.clips.push_back(v);
+    } else {
+      out.val_clips.push_back(std::lower_bound(all.begin(), all.end(), v) - all.begin());
+    }
+  }
+  return out;
+}
+
+// (N, 2) int64: the STA location (row, col) of each kept cell.
+at::Tensor sta_locations(const std::string& id, const std::vector<int64_t>& cells, bool nm, const SridharOptions& o) {
+  at::Tensor out = at::empty({static_cast<int64_t>(cells.size()), 2}, at::kLong);
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const std::string file =
+        (fs::path(o.dir) / o.sta_dir / ("cell_data_" + id + "_WN_stas_cell_" + std::to_string(cells[i]) + ".npy")).string();
+    check(fs::is_regular_file(file), file,
+          "the STA of cell " + std::to_string(cells[i]) + " is missing (data.get_locations: false reads no STAs)");
+    const auto loc = sridhar_sta_location(file, /*flip_sta=*/nm);  // frame_movie_loader hard-codes flip_sta=True
+    out[static_cast<int64_t>(i)][0] = loc[0];
+    out[static_cast<int64_t>(i)][1] = loc[1];
+  }
+  return out;
+}
+
 }  // namespace
 
 RetinaDataset load_sridhar_2025(const SridharOptions& o) {
@@ -186,8 +231,11 @@ RetinaDataset load_sridhar_2025(const SridharOptions& o) {
     const std::string pickle = (fs::path(o.dir) / response_file(id, o)).string();
     SridharResponses r = read_sridhar_responses(pickle, id, o);
     const int64_t n_trials = r.train.size(2);
+    const TrialOrder order = trial_order(n_trials, o);
+    std::vector<at::Tensor> trial_responses;  // (N, frames) per clip of the training movie
+    for (const int64_t k : order.clips) trial_responses.push_back(r.train.select(2, k));
     int64_t frames_per_trial = r.train.size(1);
-    at::Tensor train_responses = r.train.permute({0, 2, 1}).reshape({r.train.size(0), -1});  // trial after trial
+    at::Tensor train_responses;
     at::Tensor test = r.test, test_by_trial = r.test_by_trial;
     MovieSplit movies;
     std::string key;
@@ -200,30 +248,39 @@ RetinaDataset load_sridhar_2025(const SridharOptions& o) {
                 std::to_string(kSridharTestFrames));
       const int64_t last = *std::max_element(r.trials.begin(), r.trials.end());
       key = fix_file + "|" + std::to_string(frames_per_trial) + "|" + std::to_string(test.size(1));
-      for (const int64_t t : r.trials) key += "," + std::to_string(t);
+      for (const int64_t k : order.clips) key += "," + std::to_string(r.trials[static_cast<size_t>(k)]);
       if (!shared.count(key)) {
         if (!frames.defined()) frames = load_frames(o);
         const auto fix = read_fixations(fix_file, kSridharTestFrames + frames_per_trial * (last + 1), o.flip_imgs);
+        std::map<int64_t, at::Tensor> rendered;  // trial -> movie; final_training shows a trial twice
         std::vector<at::Tensor> trials;
-        for (const int64_t t : r.trials)
-          trials.push_back(render(frames, fix, kSridharTestFrames + frames_per_trial * t, frames_per_trial, fix_file));
+        for (const int64_t k : order.clips) {
+          const int64_t t = r.trials[static_cast<size_t>(k)];
+          if (!rendered.count(t))
+            rendered[t] = render(frames, fix, kSridharTestFrames + frames_per_trial * t, frames_per_trial, fix_file);
+          trials.push_back(rendered[t]);
+        }
         shared[key] = {at::cat(trials, 1), render(frames, fix, 0, test.size(1), fix_file)};
       }
+      train_responses = at::cat(trial_responses, 1);
     } else {
       auto sit = o.wn_image_set.find(id);
       check(sit != o.wn_image_set.end(), "wn_image_set", "no white-noise image set for retina " + id);
       const fs::path set_dir = fs::path(o.dir) / ("non_repeating_stimuli_" + std::to_string(sit->second));
       const std::string test_file =
           (fs::path(o.dir) / ("repeating_stimuli_" + std::to_string(sit->second)) / "all_images.npy").string();
+      std::map<int64_t, at::Tensor> read;  // trial -> movie
       std::vector<at::Tensor> movies_t, resp_t;
-      for (size_t i = 0; i < r.trials.size(); ++i) {
-        const std::string file = (set_dir / trial_dir(r.trials[i]) / "all_images.npy").string();
-        auto [m, resp] = align_wn(read_wn_images(file), r.train.select(2, static_cast<int64_t>(i)), o.extra_frame, file,
-                                  pickle, "'train_responses'");
+      for (size_t i = 0; i < order.clips.size(); ++i) {
+        const int64_t t = r.trials[static_cast<size_t>(order.clips[i])];
+        const std::string file = (set_dir / trial_dir(t) / "all_images.npy").string();
+        if (!read.count(t)) read[t] = read_wn_images(file);
+        auto [m, resp] = align_wn(read[t], trial_responses[i], o.extra_frame, file, pickle, "'train_responses'");
         if (!movies_t.empty())
           check(m.sizes() == movies_t.front().sizes(), file,
-                "all_images has shape " + shape_string(m) + " after cropping, trial " + std::to_string(r.trials[0]) +
-                    " has " + shape_string(movies_t.front()));
+                "all_images has shape " + shape_string(m) + " after cropping, trial " +
+                    std::to_string(r.trials[static_cast<size_t>(order.clips[0])]) + " has " +
+                    shape_string(movies_t.front()));
         movies_t.push_back(m);
         resp_t.push_back(resp);
       }
@@ -249,8 +306,9 @@ RetinaDataset load_sridhar_2025(const SridharOptions& o) {
     s.info["frames_per_trial"] = at::tensor({frames_per_trial}, at::kLong);
     s.info["num_trials"] = at::tensor({n_trials}, at::kLong);
     s.info["stimulus_seed"] = at::tensor({o.stimulus_seed}, at::kLong);
+    if (o.get_locations) s.info["sta_locations"] = sta_locations(id, r.cell_indices, nm, o);
     d.responses[id] = s;
-    d.val_clip_indices[id] = sridhar_trial_split(n_trials, o.split_seed, o.train_frac).second;
+    d.val_clip_indices[id] = order.val_clips;
   }
   return d;
 }

@@ -1,9 +1,10 @@
 // data.dir: sridhar_2025 — the published folder from openretina's Hugging
 // Face repository (gollisch_lab/sridhar_2025/marmoset/<natural_movie|whitenoise>),
 // listed with the Hub's tree API (as openretina's list_repo_files) and
-// downloaded into <cache>/published/sridhar_2025/<stimulus>, all but the STAs
-// (stas/, which fovea does not use); zips are unpacked in place (openretina's
-// unzip_and_cleanup). A finished download is recorded, so later runs need no network.
+// downloaded into <cache>/published/sridhar_2025/<stimulus>: first all but
+// the per-cell STAs, then, when they are wanted (data.get_locations), stas/;
+// zips are unpacked in place (openretina's unzip_and_cleanup). Each finished
+// step is recorded, so later runs need no network.
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -40,20 +41,27 @@ void unzip_in_place(const fs::path& zip) {
 }  // namespace
 
 std::string fetch_sridhar_2025(const std::string& stimulus, const std::string& base_url,
-                               const io::DownloadOptions& options) {
+                               const io::DownloadOptions& options, bool with_stas) {
   check(stimulus == "natural_movie" || stimulus == "whitenoise", "stimulus",
         "must be natural_movie or whitenoise, got '" + stimulus + "'");
   const fs::path folder = published_cache_folder(options, "sridhar_2025") / stimulus;
-  const fs::path done = folder / ".complete";
-  if (fs::exists(done)) return folder.string();
-  fs::create_directories(folder);
-
-  // Everything but the per-cell STAs, which are not read.
-  const auto select = [](const HubEntry& e) { return !(e.rel == "stas" || e.rel.rfind("stas/", 0) == 0); };
-  const HubFetched got = fetch_hub_folder({base_url, "gollisch_lab/sridhar_2025/marmoset/" + stimulus, folder, folder},
-                                          select, unzip_in_place, options);
-  if (got.files == 0) fail(got.url, "lists no files");
-  std::ofstream(done.string()) << "complete\n";
+  const std::string root = "gollisch_lab/sridhar_2025/marmoset/" + stimulus;
+  const auto is_sta = [](const HubEntry& e) { return e.rel == "stas" || e.rel.rfind("stas/", 0) == 0; };
+  // The STAs (one file per cell) are a step of their own, so that a folder
+  // fetched without them stays usable and gains them when they are wanted.
+  const fs::path done = folder / ".complete", stas_done = folder / ".complete_stas";
+  if (!fs::exists(done)) {
+    fs::create_directories(folder);
+    const HubFetched got = fetch_hub_folder({base_url, root, folder, folder},
+                                            [&](const HubEntry& e) { return !is_sta(e); }, unzip_in_place, options);
+    if (got.files == 0) fail(got.url, "lists no files");
+    std::ofstream(done.string()) << "complete\n";
+  }
+  if (with_stas && !fs::exists(stas_done)) {
+    const HubFetched got = fetch_hub_folder({base_url, root, folder, folder}, is_sta, {}, options);
+    if (got.files == 0) fail(got.url, "lists no STA files (stas/); data.get_locations: false trains without them");
+    std::ofstream(stas_done.string()) << "complete\n";
+  }
   return folder.string();
 }
 

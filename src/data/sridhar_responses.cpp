@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <numeric>
 #include <random>
 #include <set>
@@ -67,6 +68,41 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> sridhar_trial_split(int64_
   }
   fail("trial-wise validation split", "no split keeps trials 0 and 9 (and 10 and 19) together for " +
                                           std::to_string(n_trials) + " trials at train_frac " + std::to_string(train_frac));
+}
+
+std::pair<std::vector<int64_t>, std::vector<int64_t>> sridhar_split(int64_t n_trials, const SridharOptions& o) {
+  if (!o.hard_coded) {
+    auto split = sridhar_trial_split(n_trials, o.split_seed, o.train_frac);
+    if (o.final_training)  // train_idx = list(train_idx) + list(val_idx)
+      split.first.insert(split.first.end(), split.second.begin(), split.second.end());
+    return split;
+  }
+  const std::string key = "data.hard_coded";
+  check(!o.final_training, "data.final_training",
+        "cannot be combined with data.hard_coded (the hard-coded split replaces the drawn one and openretina then "
+        "ignores final_training); list the trials to train on in data.hard_coded.train");
+  const auto& [train, val] = *o.hard_coded;
+  check(!train.empty(), key + ".train", "lists no trial");
+  check(!val.empty(), key + ".validation", "lists no trial");
+  std::map<int64_t, std::string> side;
+  for (const auto& [name, list] : {std::pair{"train", &train}, std::pair{"validation", &val}})
+    for (const int64_t t : *list) {
+      check(t >= 0 && t < n_trials, key + "." + name,
+            "trial " + std::to_string(t) + " does not exist (the responses have " + std::to_string(n_trials) +
+                " training trials, 0.." + std::to_string(n_trials - 1) + ")");
+      auto [it, added] = side.emplace(t, name);
+      check(added, key + "." + name,
+            "trial " + std::to_string(t) + (it->second == name ? " is listed twice" : " is also in data.hard_coded.train"));
+    }
+  // get_trial_wise_validation_split's rule: trials with repeated content stay on one side.
+  for (const auto& [a, b] : {std::pair<int64_t, int64_t>{0, 9}, {10, 19}}) {
+    const auto ia = side.find(a), ib = side.find(b);
+    if (ia != side.end() && ib != side.end() && ia->second != ib->second)
+      fail(key, "trials " + std::to_string(a) + " and " + std::to_string(b) +
+                    " show repeated content and must be on the same side (trial " + std::to_string(a) + " is in " +
+                    ia->second + ", trial " + std::to_string(b) + " in " + ib->second + ")");
+  }
+  return {train, val};
 }
 
 SridharResponses read_sridhar_responses(const std::string& file, const std::string& id, const SridharOptions& o) {

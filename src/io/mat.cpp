@@ -14,6 +14,7 @@
 
 #include "fovea/error.h"
 #include "io/detail.h"
+#include "io/hdf5_file.h"
 
 namespace fovea::io {
 namespace {
@@ -80,6 +81,58 @@ void check_v5_elements(const std::string& path, FILE* f, uint64_t size, bool swa
   auto bad = [&](uint64_t at, const std::string& what) {
     fail(path, "not a valid MATLAB .mat file (v5: " + what + " at byte " + std::to_string(at) + ")");
   };
+  // matio (1.5.23, Mat_VarReadNextInfo5) reads an uncompressed array its own
+  // way: six words at the array's start (flags tag, flags, dimensions tag),
+  // never as small elements; the rank is the dimensions' byte count / 4, and
+  // it allocates 8 bytes per dimension before reading them; then the name
+  // tag, and a name of the length that tag gives. A flags tag written as a
+  // small element shifted matio's dimensions tag onto bytes that claimed
+  // 0x12000000 (a 604 MB allocation for a 433-byte file, fuzz_mat). Both
+  // counts are checked here as matio reads them, against the array.
+  auto words = [&](uint64_t at, uint32_t* w, int n) {
+    if (at > size || size - at < 4u * static_cast<uint64_t>(n) || std::fseek(f, static_cast<long>(at), SEEK_SET) != 0 ||
+        std::fread(w, 4, static_cast<size_t>(n), f) != static_cast<size_t>(n)) {
+      return false;
+    }
+    if (swap) for (int i = 0; i < n; ++i) w[i] = __builtin_bswap32(w[i]);
+    return true;
+  };
+  auto check_matio_array_header = [&](uint64_t start, uint64_t end, uint32_t nbytes) {
+    // What is left of the array after `at`; of the file when matio reads past
+    // a too-short array.
+    auto room = [&](uint64_t at) { return at <= end ? end - at : at <= size ? size - at : 0; };
+    uint32_t w[6];
+    if (!words(start, w, 6)) return;
+    const bool int32_dims = w[4] == 5;  // miINT32; of any other type matio reads no dimensions
+    if (int32_dims && w[5] > room(start + 24)) {
+      bad(start + 16, "dimensions of " + std::to_string(w[5]) + " bytes in an array of " + std::to_string(nbytes));
+    }
+    const uint64_t rank = int32_dims ? w[5] / 4 : 0;
+    // A cell array (class 1) or struct (2): matio allocates a pointer per
+    // element (per element and field) from the dimensions alone; every
+    // element takes at least an 8-byte tag in the array (fuzz_mat: a 64-byte
+    // cell array of 2 x 2 x 134217730 cells, a 4 GB calloc).
+    const uint32_t array_class = w[2] & 0xFF;
+    if (int32_dims && w[0] == 6 /* miUINT32 flags */ && (array_class == 1 || array_class == 2)) {
+      if (rank > 64) bad(start, "a cell array or struct of rank " + std::to_string(rank));
+      uint64_t elements = 1;
+      for (uint64_t i = 0; i < rank; ++i) {
+        uint32_t d = 0;
+        if (!words(start + 24 + 4 * i, &d, 1)) return;
+        if (__builtin_mul_overflow(elements, uint64_t{d}, &elements)) elements = UINT64_MAX;
+      }
+      if (elements > room(start + 24) / 8) {
+        bad(start, "a " + std::string(array_class == 1 ? "cell array" : "struct") + " of " + std::to_string(elements) +
+                       " elements in an array of " + std::to_string(nbytes) + " bytes");
+      }
+    }
+    const uint64_t name_at = start + 24 + 4 * rank + (rank % 2 ? 4 : 0);
+    uint32_t name[2];
+    if (!words(name_at, name, 2) || name[0] != 1 /* miINT8 */) return;
+    if (name[1] > room(name_at + 8)) {
+      bad(name_at, "a name of " + std::to_string(name[1]) + " bytes in an array of " + std::to_string(nbytes));
+    }
+  };
   uint64_t pos = 128;
   uint32_t type = 0, nbytes = 0;
   uint64_t header = 0;
@@ -99,6 +152,7 @@ void check_v5_elements(const std::string& path, FILE* f, uint64_t size, bool swa
         }
         at += sub_header == 4 ? 8 : 8 + ((sub_bytes + 7u) / 8u) * 8u;
       }
+      check_matio_array_header(pos + 8, end, nbytes);
     }
     pos += header == 4 ? 8 : 8 + static_cast<uint64_t>(nbytes);
   }
@@ -109,15 +163,18 @@ void check_v4_records(const std::string& path) {
   if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
   char head[128];
   const size_t got = std::fread(head, 1, sizeof head, f.get());
-  const bool v5 = got == 128 && (std::memcmp(head + 126, "IM", 2) == 0 || std::memcmp(head + 126, "MI", 2) == 0);
+  const bool tagged = got == 128 && (std::memcmp(head + 126, "IM", 2) == 0 || std::memcmp(head + 126, "MI", 2) == 0);
   if (std::fseek(f.get(), 0, SEEK_END) != 0) fail(path, "cannot read: seek failed");
   const auto size = static_cast<uint64_t>(std::max(0L, std::ftell(f.get())));
-  if (v5) {
+  // matio takes a file for v5 or v7.3 by its version word only, and reads any
+  // other file as v4, tagged or not (fuzz_mat: "MI" with version 0xadad, then
+  // a v4 name length of 4 GB).
+  if (tagged) {
     const bool swap = std::memcmp(head + 126, "MI", 2) == 0;
     const unsigned version = swap ? (static_cast<unsigned char>(head[124]) << 8) | static_cast<unsigned char>(head[125])
                                   : (static_cast<unsigned char>(head[125]) << 8) | static_cast<unsigned char>(head[124]);
     if (version == 0x0100) check_v5_elements(path, f.get(), size, swap);
-    return;  // v7.3 is HDF5
+    if (version == 0x0100 || version == 0x0200) return;  // v7.3 is HDF5
   }
   auto bad = [&](uint64_t at, const std::string& what) {
     fail(path, "not a valid MATLAB .mat file (read as v4: " + what + " at byte " + std::to_string(at) + ")");
@@ -245,6 +302,13 @@ at::Tensor read_mat_variable(const std::string& path, const std::string& name) {
     }
   }
   info.reset();
+
+  // A v7.3 file is HDF5, which matio reads with libhdf5's own driver: the
+  // variable's stored size and element size are checked first as fovea's HDF5
+  // reader checks them (fuzz_mat: a contiguous dataset shorter than its shape
+  // made libhdf5 copy from address 0 in H5D__contig_read; a corrupt element
+  // size, a 4 GB conversion buffer in H5D__read).
+  if (Mat_GetVersion(mat.get()) == MAT_FT_MAT73) detail::check_h5_dataset_storage(path, "/" + name);
 
   g_last_matio_message.clear();
   Mat_Rewind(mat.get());

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "fovea/nn/batch_norm_sync.h"
 #include "fovea/nn/gaussian_mask_readout.h"
 #include "fovea/nn/registry.h"
 #include "json_fields.h"
@@ -128,7 +129,7 @@ ParametricFactorizedLayerImpl::ParametricFactorizedLayerImpl(const ParametricFac
 
 at::Tensor ParametricFactorizedLayerImpl::forward(const at::Tensor& x, const at::Tensor& log_speed) {
   at::Tensor y = log_speed.defined() ? conv->forward_with_log_speed(x, log_speed) : conv->forward(x);
-  if (norm) y = norm->forward(y);
+  if (norm) y = batch_norm(norm, y);
   if (bias) y = bias->forward(y);
   return elu ? torch::elu(y) : y;
 }

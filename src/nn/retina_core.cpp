@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "fovea/nn/batch_norm_sync.h"
 #include "json_fields.h"
 
 namespace fovea::nn {
@@ -14,6 +15,30 @@ const char* kWhere = "model spec 'core' (SimpleCoreWrapper)";
 
 bool known_conv_type(const std::string& t) {
   return t == "custom_separable" || t == "separable" || t == "full" || t == "time_independent";
+}
+
+// batch_norm(norm, x) + extra_bias (a Bias3DLayer's, (1, C, 1, 1, 1)) with
+// the extra bias added to the norm's own, so that no full-size add (and, in
+// backward, no full-size bias-gradient sum) is needed. The module's forward
+// (running statistics, num_batches_tracked, momentum) is repeated here
+// because it takes no bias argument. Falls back to the plain sum where the
+// folding could change a dtype (a bf16 input keeps a bf16 batch norm output,
+// while adding the float32 bias would promote it) or the norm has no bias.
+at::Tensor batch_norm_plus_bias(torch::nn::BatchNorm3d& norm, const at::Tensor& extra_bias, const at::Tensor& x) {
+  const auto& o = norm->options;
+  if (!norm->bias.defined() || x.scalar_type() != extra_bias.scalar_type()) return batch_norm(norm, x) + extra_bias;
+  const at::Tensor b = norm->bias + extra_bias.view({-1});
+  if (BatchNormSync* sync = batch_norm_sync(); sync && norm->is_training())
+    return sync->forward(x, norm->weight, b, norm->running_mean, norm->running_var, norm->num_batches_tracked,
+                         o.momentum() ? std::optional<double>(*o.momentum()) : std::nullopt, o.eps());
+  double factor = o.momentum() ? *o.momentum() : 0.0;
+  if (norm->is_training() && o.track_running_stats() && norm->num_batches_tracked.defined()) {
+    norm->num_batches_tracked += 1;
+    if (!o.momentum()) factor = 1.0 / norm->num_batches_tracked.item<double>();
+  }
+  return torch::batch_norm(x, norm->weight, b, norm->running_mean, norm->running_var,
+                           norm->is_training() || !o.track_running_stats(), factor, o.eps(),
+                           at::globalContext().userEnabledCuDNN());
 }
 
 // Output length of a convolution or pooling along one axis.
@@ -139,7 +164,12 @@ SimpleCoreLayerImpl::SimpleCoreLayerImpl(const SimpleCoreWrapperOptions& o, int6
 
 at::Tensor SimpleCoreLayerImpl::forward(const at::Tensor& input) {
   at::Tensor x = conv_module_.forward(input);
-  x = bias->forward(norm->forward(x));
+  // norm then bias, as the reference, but the Bias3DLayer's per-channel bias
+  // folded into the batch norm's (its output is (x - mean)·invstd·w + b, so
+  // adding a second bias is adding it to b): one full-size pass fewer
+  // forward and no separate bias-gradient reduction backward. Autograd
+  // still gives each bias parameter its gradient through the small sum.
+  x = batch_norm_plus_bias(norm, bias->bias, x);
   x = torch::elu(x);
   if (dropout) x = dropout->forward(x);
   if (pool) x = pool->forward(x);

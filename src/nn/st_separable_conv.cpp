@@ -121,7 +121,11 @@ at::Tensor STSeparableBatchConv3dImpl::forward_with_log_speed(const at::Tensor& 
               x.numel() > 0;
   for (int d = 0; d < 3; ++d) fast = fast && x.size(2 + d) + before[d] + after[d] >= k[d];
   // Anything else (other devices, dtypes and strides, and invalid shapes, for LibTorch's own error) is the reference.
-  if (fast) return st_separable_conv3d(x, temporal_kernels(log_speed), spatial_kernels(), bias, before, after);
+  if (fast) {
+    nn::Float32Kernel f32;  // in a bf16 autocast region: float32 in and out (kernel_set.h)
+    return st_separable_conv3d(nn::Float32Kernel::input(x), temporal_kernels(log_speed), spatial_kernels(), bias,
+                               before, after);
+  }
   const at::Tensor weight = dense_kernel(log_speed);
   if (options_.padding.same)
     return at::conv3d(x, weight, bias, {s[0], s[1], s[2]}, "same");

@@ -7,6 +7,7 @@
 #include <array>
 #include <optional>
 
+#include "fovea/nn/batch_norm_sync.h"
 #include "fovea/nn/gather_rows.h"
 #include "fovea/nn/kernels/depthwise_conv2d.h"
 #include "fovea/nn/kernels/gemm.h"
@@ -158,7 +159,7 @@ at::Tensor MinimodelLayerImpl::forward(at::Tensor x) {
 }
 
 at::Tensor MinimodelLayerImpl::forward_after_conv(at::Tensor x) {
-  x = norm ? activate_in_place(norm->forward(x), activation_) : activate(x, activation_);
+  x = norm ? activate_in_place(batch_norm(norm, x), activation_) : activate(x, activation_);
   if (pool_) x = avgpool_ ? torch::avg_pool2d(x, 2) : torch::max_pool2d(x, 2);
   return x;
 }

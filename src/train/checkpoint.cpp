@@ -21,6 +21,25 @@ ModelState copy_state(const torch::nn::Module& model) {
   return s;
 }
 
+ModelState state_view(const torch::nn::Module& model) {
+  ModelState s;
+  for (const auto& p : model.named_parameters(true)) s.emplace_back(p.key(), p.value().detach());
+  for (const auto& b : model.named_buffers(true)) s.emplace_back(b.key(), b.value().detach());
+  return s;
+}
+
+at::Tensor generator_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_generator_state(const at::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
 std::vector<std::string> params_with_grad(const torch::nn::Module& model) {
   std::vector<std::string> names;
   for (const auto& p : model.named_parameters(true))
@@ -46,7 +65,9 @@ void restore_state(torch::nn::Module& model, const ModelState& state) {
 
 namespace {
 
-constexpr int64_t kVersion = 1;
+// 2: the run's optimiser steps, and checkpoints inside an epoch. Version 1
+// (epochs only) reads as version 2 with no steps counted.
+constexpr int64_t kVersion = 2;
 
 // A group's momentum-like option that schedulers change (OneCycleLR cycles
 // AdamW's beta1 or SGD's momentum); LibTorch's optimiser archive restores the
@@ -109,10 +130,14 @@ void write_checkpoint(const std::string& path, const FitProgress& p, const torch
   c10::List<std::string> with_grad;
   for (const auto& name : p.params_with_grad) with_grad.push_back(name);
   a.write("params_with_grad", c10::IValue(with_grad));
-  {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    a.write("cpu_generator", gen.get_state(), /*is_buffer=*/true);
+  a.write("cpu_generator", generator_state(), /*is_buffer=*/true);
+  a.write("steps", c10::IValue(p.steps));
+  if (p.next_batch > 0) {
+    a.write("in_epoch", c10::IValue(p.next_batch));
+    c10::List<double> sums;
+    for (double x : {p.loss_sum, p.epoch_seconds}) sums.push_back(x);
+    a.write("in_epoch_sums", c10::IValue(sums));
+    a.write("epoch_generator", p.epoch_generator, /*is_buffer=*/true);
   }
   if (optimizer) {
     torch::serialize::OutputArchive o;
@@ -138,8 +163,8 @@ LoadedCheckpoint::LoadedCheckpoint(const std::string& path) : path_(path) {
     archive_->load_from(path);
     c10::IValue version, counters, reals, stopped, csv;
     archive_->read("version", version);
-    check(version.toInt() == kVersion, path,
-          "checkpoint version " + std::to_string(version.toInt()) + ", this fovea reads version " +
+    check(version.toInt() == 1 || version.toInt() == kVersion, path,
+          "checkpoint version " + std::to_string(version.toInt()) + ", this fovea reads versions 1 to " +
               std::to_string(kVersion));
     archive_->read("counters", counters);
     archive_->read("reals", reals);
@@ -160,6 +185,17 @@ LoadedCheckpoint::LoadedCheckpoint(const std::string& path) : path_(path) {
     archive_->read("params_with_grad", with_grad);
     for (const c10::IValue& name : with_grad.toListRef()) p.params_with_grad.push_back(name.toStringRef());
     archive_->read("cpu_generator", generator_state_, /*is_buffer=*/true);
+    c10::IValue steps, in_epoch;
+    if (archive_->try_read("steps", steps)) p.steps = steps.toInt();
+    if (archive_->try_read("in_epoch", in_epoch)) {
+      c10::IValue sums;
+      archive_->read("in_epoch_sums", sums);
+      const auto s = sums.toDoubleVector();
+      TORCH_CHECK(in_epoch.toInt() > 0 && s.size() == 2, "unexpected in-epoch position");
+      p.next_batch = in_epoch.toInt();
+      p.loss_sum = s[0], p.epoch_seconds = s[1];
+      archive_->read("epoch_generator", p.epoch_generator, /*is_buffer=*/true);
+    }
   } catch (const c10::Error& e) {
     fail(path, std::string("not a readable fovea checkpoint: ") + e.what_without_backtrace());
   }
@@ -188,11 +224,7 @@ void LoadedCheckpoint::load_optimizer(torch::optim::Optimizer& optimizer, const 
   }
 }
 
-void LoadedCheckpoint::restore_generator() {
-  auto gen = at::detail::getDefaultCPUGenerator();
-  std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(generator_state_);
-}
+void LoadedCheckpoint::restore_generator() { set_generator_state(generator_state_); }
 
 void LoadedCheckpoint::load_scheduler(LrScheduler& scheduler) {
   c10::IValue counters;

@@ -6,11 +6,18 @@
 // and momenta, the learning-rate scheduler's counters, the early-stopping and
 // plateau bookkeeping, the global random generator (dropout) and the metrics
 // CSV so far. The batches need nothing: each task draws an epoch's order from
-// the run's seed and the epoch number.
+// the run's seed and the epoch number (V1Task, RetinaTask), or from the global
+// generator, whose state at the epoch's start a checkpoint inside an epoch
+// keeps besides the current one.
+//
+// Inside an epoch (TrainerOptions::checkpoint_every), a checkpoint follows an
+// optimiser step and records the batch the epoch goes on with, the sum of its
+// losses so far and the run's optimiser steps; a step-interval scheduler's
+// count is in the scheduler's counters, and the accumulated gradients are zero.
 //
 // One file, LibTorch's own archive format (torch::serialize, as torch::save
-// writes), replaced atomically after every epoch: a kill leaves the previous
-// epoch's checkpoint or this one, never a mix.
+// writes), replaced atomically: a kill leaves the previous checkpoint or this
+// one, never a mix.
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/input-archive.h>
 
@@ -30,6 +37,8 @@ class LrScheduler;
 // A model's parameters and buffers by name (copies).
 using ModelState = std::vector<std::pair<std::string, at::Tensor>>;
 ModelState copy_state(const torch::nn::Module& model);
+// The same without copying (detached views), to write at once.
+ModelState state_view(const torch::nn::Module& model);
 void restore_state(torch::nn::Module& model, const ModelState& state);
 
 // The parameters that hold a gradient (zeros between optimiser steps), and
@@ -55,7 +64,18 @@ struct FitProgress {
   std::string metrics_csv;         // the CSV's text so far
   ModelState model, best;
   std::vector<std::string> params_with_grad;
+  int64_t steps = 0;               // optimiser steps of the run so far
+  // Inside epoch next_epoch (next_batch > 0): the batch it goes on with, the
+  // sum of the losses before it, its seconds so far, and the global generator
+  // as its batches were drawn.
+  int64_t next_batch = 0;
+  double loss_sum = 0, epoch_seconds = 0;
+  at::Tensor epoch_generator;
 };
+
+// The global CPU generator's state, and setting it.
+at::Tensor generator_state();
+void set_generator_state(const at::Tensor& state);
 
 // Writes `progress`, the optimiser (null when the period is done: the next
 // period starts a fresh one) and the scheduler (null: none), and the global

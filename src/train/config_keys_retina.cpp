@@ -57,6 +57,11 @@ const FamilySchema& retina_family() {
       key("count_threshold", Kind::count),
       key("classifier_confidence", Kind::number),
   };
+  // layout sridhar_2025: get_trial_wise_validation_split's hard_coded (train, validation)
+  static const Schema sridhar_hard_coded = {
+      key("train", Kind::count_list, Need::run),
+      key("validation", Kind::count_list, Need::run),
+  };
   static const Schema data = {
       choice("layout", {"hdf5", "maheswaranathan_2023", "hoefling_2024", "karamanlis_2024", "goldin_2022",
                          "sridhar_2025"}),
@@ -91,6 +96,10 @@ const FamilySchema& retina_family() {
       key("fixation_files", Kind::mapping),
       key("flip_imgs", Kind::boolean),
       key("extra_frame", Kind::count),
+      key("final_training", Kind::boolean),
+      section("hard_coded", sridhar_hard_coded),
+      key("get_locations", Kind::boolean),
+      key("sta_dir", Kind::string),
   };
   static const Schema model = {
       key("hidden_channels", Kind::count_list),
@@ -150,6 +159,9 @@ const FamilySchema& retina_family() {
       key("patience", Kind::count),
       key("min_delta", Kind::number),
       key("grad_clip_norm", Kind::number),
+      key("checkpoint_every", Kind::count),  // optimiser steps between checkpoints inside epochs (0: epochs only)
+      // the forward's precision (precision.h); auto: bf16 only where it measured faster
+      choice("precision", {"float32", "bf16", "auto"}),
   };
   static const Schema output = {key("dir", Kind::string)};
   // Fine-tuning, at openretina's places (train.py): paths.load_model_path and

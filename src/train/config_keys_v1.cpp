@@ -47,6 +47,9 @@ const FamilySchema& v1_family() {
       key("clamp_spatial", Kind::boolean),
       key("first_conv_cache_mb", Kind::count),
       key("ridge_lambda", Kind::number),
+      key("checkpoint_every", Kind::count),  // optimiser steps between checkpoints inside epochs (0: epochs only)
+      // the forward's precision (precision.h); auto: bf16 only where it measured faster
+      choice("precision", {"float32", "bf16", "auto"}),
   };
   static const Schema init = {
       key("first_layer_from", Kind::string),

@@ -102,6 +102,17 @@ void sridhar_data_options(const Json& d, RetinaDataOptions& o) {
   for (const auto& [id, file] : get<std::map<std::string, std::string>>(d, "fixation_files", {})) s.fixation_files[id] = file;
   s.flip_imgs = get<bool>(d, "flip_imgs", s.flip_imgs);
   s.extra_frame = get<int64_t>(d, "extra_frame", s.extra_frame);
+  s.final_training = get<bool>(d, "final_training", s.final_training);
+  s.get_locations = get<bool>(d, "get_locations", s.get_locations);
+  s.sta_dir = get<std::string>(d, "sta_dir", s.sta_dir);
+  if (d.contains("hard_coded") && !d.at("hard_coded").is_null()) {
+    // openretina's hard_coded (train, validation), as {train: [...], validation: [...]}
+    const Json& h = d.at("hard_coded");
+    if (!h.is_object() || !h.contains("train") || !h.contains("validation"))
+      fail("config field 'data.hard_coded'", "must be {train: [trial, ...], validation: [trial, ...]}, got " + h.dump());
+    s.hard_coded = data::SridharOptions::HardCoded{get<std::vector<int64_t>>(h, "train", {}),
+                                                   get<std::vector<int64_t>>(h, "validation", {})};
+  }
   // The validation clips are whole trials (load_retina_data sets the clip length).
   if (d.contains("clip_length") || d.contains("num_val_clips") || d.contains("val_clip_indices"))
     fail("config field 'data.clip_length'", "layout sridhar_2025 validates on whole trials (data.train_frac, "
@@ -123,6 +134,23 @@ void normalised_by_reader(RetinaDataOptions& o) {
   o.test_names = {"test"};
   o.norm_mean = 0.0;
   o.norm_std = 1.0;
+}
+
+// openretina sets SingleCellSeparatedLNP's rf_location (null in its config)
+// from the data's STA locations: a single-cell LNP without rf_location reads
+// at its one neuron's STA location (session info sta_locations, sridhar_2025).
+void init_rf_location_from_stas(Json& readout, const data::RetinaDataset& dataset) {
+  if (readout.value("type", "") != "single_cell_separated_lnp" ||
+      (readout.contains("rf_location") && !readout.at("rf_location").is_null()))
+    return;
+  for (const auto& [key, r] : dataset.responses) {
+    auto it = r.info.find("sta_locations");
+    if (it == r.info.end() || dataset.responses.size() != 1) continue;
+    check(it->second.size(0) == 1, "model.readout.rf_location",
+          "a single-cell LNP reads one neuron; session " + key + " has " + std::to_string(it->second.size(0)) +
+              " (set data.cell_index)");
+    readout["rf_location"] = {it->second[0][0].item<int64_t>(), it->second[0][1].item<int64_t>()};
+  }
 }
 
 }  // namespace
@@ -220,7 +248,7 @@ data::RetinaDataset load_retina_data(RetinaDataOptions& o) {
   if (o.layout == "sridhar_2025") {
     // data.dir: sridhar_2025 is the published folder of data.stimulus, downloaded once into the cache.
     o.sridhar.dir = names_published_dataset(o.dir)
-                        ? data::fetch_sridhar_2025(o.sridhar.stimulus, nn::model_base_url())
+                        ? data::fetch_sridhar_2025(o.sridhar.stimulus, nn::model_base_url(), {}, o.sridhar.get_locations)
                         : o.dir;
     data::RetinaDataset d = data::load_sridhar_2025(o.sridhar);
     // Clips of one trial each, so that the validation clips are the validation trials.
@@ -338,6 +366,7 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   }
   spec["readout"] = model_cfg.contains("readout") ? model_cfg["readout"] : Json{{"type", "gaussian_mask"}};
   spec["readout"]["n_neurons_dict"] = dataset.n_neurons_dict();
+  init_rf_location_from_stas(spec["readout"], dataset);
   spec["input_shape"] = {channels, data_options.split.clip_length, first.train_movie.size(2), first.train_movie.size(3)};
   Json data_json = {{"layout", data_options.layout},
                     {"response_type", data_options.response_type},
@@ -379,6 +408,10 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
     data_json["fixation_files"] = s.fixation_files;
     data_json["flip_imgs"] = s.flip_imgs;
     data_json["extra_frame"] = s.extra_frame;
+    data_json["final_training"] = s.final_training;
+    if (s.hard_coded) data_json["hard_coded"] = {{"train", s.hard_coded->train}, {"validation", s.hard_coded->validation}};
+    // Evaluation needs no STA locations (a single-cell LNP keeps its rf_location in the spec).
+    data_json["get_locations"] = false;
   }
   spec["data"] = data_json;
   // openretina's data_info keys, so tools that read them find them.
@@ -441,6 +474,8 @@ RetinaTrainingRun train_retina(const Json& config, const data::RetinaDataset& da
   o.min_delta = get<double>(t, "min_delta", 1e-3);
   o.grad_clip_norm = get<double>(t, "grad_clip_norm", 1.0);
   read_optimizer_and_scheduler(t, o);
+  o.precision = resolve_precision(get<std::string>(t, "precision", "auto"), "retina", device.type(),
+                                  "config field 'training.precision'");
   o.restore_best_each_period = true;
   files.apply_to(o);
   o.show_progress = show_progress;

@@ -8,6 +8,7 @@
 
 #include "fovea/error.h"
 #include "fovea/train/retina_losses.h"
+#include "fovea/train/precision.h"
 
 namespace fovea::train {
 
@@ -106,9 +107,23 @@ std::pair<at::Tensor, at::Tensor> RetinaTask::batch_data(const BatchRef& batch) 
 
 at::Tensor RetinaTask::batch_loss(const BatchRef& batch) {
   auto [inputs, targets] = batch_data(batch);
-  at::Tensor output = model_->forward(inputs, batch.data_key);
+  at::Tensor output = autocast_forward([&] { return model_->forward(inputs, batch.data_key); });
   return retina_loss(output, targets, recipe_.loss) + model_->core()->regularizer() +
          model_->readout()->regularizer(batch.data_key);
+}
+
+at::Tensor RetinaTask::batch_loss_share(const BatchRef& batch, const at::Tensor& part) {
+  auto [inputs, targets] = batch_data({batch.data_key, part});
+  at::Tensor output = autocast_forward([&] { return model_->forward(inputs, batch.data_key); });
+  at::Tensor loss = retina_loss(output, targets, recipe_.loss);
+  // A loss that is a mean over the batch (avg; MSE always sums) counts the
+  // part by its fraction of the batch; a sum adds up as it is.
+  const bool mean = recipe_.loss.avg && recipe_.loss.name != "mse";
+  return mean ? loss * (static_cast<double>(part.numel()) / static_cast<double>(batch.indices.numel())) : loss;
+}
+
+at::Tensor RetinaTask::batch_regularizer(const BatchRef& batch) {
+  return model_->core()->regularizer() + model_->readout()->regularizer(batch.data_key);
 }
 
 std::string RetinaTask::score_name() const {
@@ -128,11 +143,10 @@ double RetinaTask::poisson_validation_loss() {
     const int64_t clip = s.val_movie.size(1) / n_clips;
     for (int64_t b = 0; b < n_clips; b += recipe_.batch_size) {
       const int64_t n = std::min(recipe_.batch_size, n_clips - b);
-      at::Tensor output = model_->forward(s.val_movie.narrow(1, b * clip, n * clip)
-                                              .unflatten(1, {n, clip})
-                                              .transpose(0, 1)
-                                              .to(device_),
-                                          key);
+      at::Tensor output = autocast_forward([&] {
+        return model_->forward(s.val_movie.narrow(1, b * clip, n * clip).unflatten(1, {n, clip}).transpose(0, 1).to(device_),
+                               key);
+      });
       at::Tensor target = s.val_responses.narrow(0, b * clip, n * clip).unflatten(0, {n, clip}).to(device_);
       PoissonLoss3dOptions mean;
       mean.avg = true;
@@ -158,7 +172,7 @@ double RetinaTask::correlation_validation_score() {
         inputs.push_back(s.val_movie.narrow(1, i * clip, clip));
         targets.push_back(s.val_responses.narrow(0, i * clip, clip));
       }
-      at::Tensor output = model_->forward(torch::stack(inputs).to(device_), key);
+      at::Tensor output = autocast_forward([&] { return model_->forward(torch::stack(inputs).to(device_), key); });
       sum += correlation_per_neuron_3d(output, torch::stack(targets).to(device_)).to(torch::kCPU, torch::kFloat64) *
              static_cast<double>(n);
     }

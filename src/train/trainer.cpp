@@ -17,6 +17,7 @@
 
 #include "fovea/error.h"
 #include "fovea/io/atomic_file.h"
+#include "fovea/train/data_parallel.h"
 #include "fovea/train/progress.h"
 #include "checkpoint.h"
 
@@ -95,7 +96,7 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(TrainingTask& task, doub
 
 EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::optim::Optimizer& optimizer,
                            int64_t epoch, const TrainerOptions& options, const std::string& label,
-                           LrScheduler* step_scheduler) {
+                           LrScheduler* step_scheduler, EpochCursor* cursor) {
   check(options.accumulate_grad_batches >= 1, "training option 'accumulate_grad_batches'", "must be at least 1");
   const int64_t accumulate = options.accumulate_grad_batches;
   EpochStats stats;
@@ -107,11 +108,25 @@ EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::
   auto batches = task.epoch_batches(epoch);
   ProgressBar bar(static_cast<int64_t>(batches.size()), label.empty() ? "epoch " + std::to_string(epoch + 1) : label,
                   options.show_progress);
-  double loss_sum = 0.0;
+  if (cursor && cursor->on_batches) cursor->on_batches();
+  double loss_sum = cursor ? cursor->loss_sum : 0.0;
   optimizer.zero_grad();
-  for (size_t b = 0; b < batches.size(); ++b) {
-    at::Tensor loss = task.batch_loss(batches[b]);
-    const double value = loss.item<double>();
+  for (size_t b = cursor ? static_cast<size_t>(cursor->next_batch) : 0; b < batches.size(); ++b) {
+    at::Tensor loss;
+    double value = 0.0;
+    if (DataParallel* dp = options.data_parallel.get()) {
+      // This worker's share, backpropagated; at the step, the summed loss of
+      // the step's batches over every worker (0 before it).
+      PrecisionScope precision(options.precision);
+      const bool last = (static_cast<int64_t>(b) + 1) % accumulate == 0 || b + 1 == batches.size();
+      value = dp->train_batch(task, batches[b], accumulate, last ? &params : nullptr);
+    } else {
+      loss = [&] {
+        PrecisionScope precision(options.precision);  // the task's autocast_forward
+        return task.batch_loss(batches[b]);
+      }();
+      value = loss.item<double>();
+    }
     if (!std::isfinite(value)) {
       stats.diverged = true;
       stats.reason = "the loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") + " at epoch " +
@@ -121,16 +136,22 @@ EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::
     }
     // Lightning divides each loss by accumulate_grad_batches, so k batches'
     // gradients add up to their mean (the last group of an epoch included).
-    (accumulate > 1 ? loss / static_cast<double>(accumulate) : loss).backward();
+    if (loss.defined()) (accumulate > 1 ? loss / static_cast<double>(accumulate) : loss).backward();
     const bool step_now = (static_cast<int64_t>(b) + 1) % accumulate == 0 || b + 1 == batches.size();
+    loss_sum += value;
     if (step_now) {
       if (options.grad_clip_norm > 0) torch::nn::utils::clip_grad_norm_(params, options.grad_clip_norm);
       optimizer.step();
       task.after_step();
       optimizer.zero_grad();
       if (step_scheduler) step_scheduler->interval_done();
+      if (cursor) {
+        cursor->next_batch = static_cast<int64_t>(b) + 1;
+        cursor->loss_sum = loss_sum;
+        ++cursor->steps;
+        if (cursor->on_step && b + 1 < batches.size()) cursor->on_step(*cursor);
+      }
     }
-    loss_sum += value;
     bar.update(static_cast<int64_t>(b + 1), "loss " + std::to_string(value));
   }
   stats.mean_loss = batches.empty() ? 0.0 : loss_sum / static_cast<double>(batches.size());
@@ -141,7 +162,10 @@ EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::
 TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOptions& options) {
   TrainingResult result;
   result.score_name = task.score_name();
-  MetricsCsv csv(options.metrics_csv, task.score_name());
+  // A data-parallel worker but rank 0 trains and validates as rank 0 does
+  // (and reads a checkpoint to resume from), but writes nothing.
+  const bool writes = !options.data_parallel || options.data_parallel->writes_outputs();
+  MetricsCsv csv(writes ? options.metrics_csv : "", task.score_name());
   const auto start = std::chrono::steady_clock::now();
   ModelState best_state;
   int64_t epoch = 0;
@@ -166,10 +190,21 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
   double plateau_best = kNone;
   int64_t plateau_bad_epochs = 0;
 
-  // Continuing a killed run: everything as it was after its last finished epoch.
+  // Where the run stands inside an epoch (checkpoints every checkpoint_every
+  // optimiser steps), and the global generator as the epoch's batches were
+  // drawn: a task may draw them from it, and a run resumed inside the epoch
+  // draws them again from there.
+  EpochCursor cursor;
+  at::Tensor epoch_generator;
+  const bool step_checkpoints = options.checkpoint_every > 0 && !options.checkpoint.empty();
+  check(options.checkpoint_every >= 0, "training option 'checkpoint_every'", "must be 0 (epochs only) or positive");
+
+  // Continuing a killed run: everything as it was after its last finished
+  // epoch, or after the optimiser step its last checkpoint followed.
   std::unique_ptr<LoadedCheckpoint> resumed;
   size_t first_period = 0;
   int64_t first_epoch_in_period = 0;
+  bool resume_in_epoch = false;
   if (options.resume && !options.checkpoint.empty() && std::filesystem::exists(options.checkpoint)) {
     resumed = std::make_unique<LoadedCheckpoint>(options.checkpoint);
     const FitProgress& p = resumed->progress();
@@ -188,12 +223,17 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
     csv.set_text(p.metrics_csv);
     first_period = static_cast<size_t>(p.period) + (p.period_done ? 1 : 0);
     first_epoch_in_period = p.period_done ? 0 : p.next_epoch_in_period;
-    spdlog::info("resuming from {} after epoch {}", options.checkpoint, p.next_epoch);
+    cursor.steps = p.steps;
+    resume_in_epoch = p.next_batch > 0;
+    if (resume_in_epoch)
+      spdlog::info("resuming from {} in epoch {} at batch {}", options.checkpoint, p.next_epoch + 1, p.next_batch + 1);
+    else
+      spdlog::info("resuming from {} after epoch {}", options.checkpoint, p.next_epoch);
   }
 
   for (size_t period = first_period; period < periods.size() && !stop_all; ++period) {
     // A period continued mid-way keeps the optimiser state, rate and patience it had.
-    const bool continued = resumed && period == first_period && first_epoch_in_period > 0;
+    const bool continued = resumed && period == first_period && (first_epoch_in_period > 0 || resume_in_epoch);
     if (period > 0 && options.restore_best_each_period && !best_state.empty() && !continued)
       restore_state(model, best_state);
     if (!options.patience_across_periods && !continued) since_best = 0;
@@ -217,14 +257,71 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       if (scheduler) resumed->load_scheduler(*scheduler);
       lr = resumed->progress().lr;
     }
-    if (resumed && period == first_period) resumed->restore_generator();
+    if (resumed && period == first_period) {
+      if (!resume_in_epoch) resumed->restore_generator();
+      else {  // the batches are drawn as at the epoch's start, then the generator is where the kill left it
+        set_generator_state(resumed->progress().epoch_generator);
+        cursor.on_batches = [&resumed] { resumed->restore_generator(); };
+      }
+    }
+    // The checkpoint's bookkeeping, as it stands after epoch `e` of the
+    // period (within: before it, at the cursor).
+    auto progress_now = [&](int64_t e, bool within, bool stop_period) {
+      FitProgress p;
+      p.next_epoch = within ? epoch : epoch + 1;
+      p.period = static_cast<int64_t>(period);
+      p.next_epoch_in_period = within ? e : e + 1;
+      p.period_done = !within && (stop_period || e + 1 == periods[period]);
+      p.lr = scheduler && !within ? scheduler->lr() : lr;  // within: the epoch's own rate (its CSV row)
+      p.since_best = since_best;
+      p.best_for_patience = best_for_patience;
+      p.plateau_best = plateau_best;
+      p.plateau_bad_epochs = plateau_bad_epochs;
+      p.early_stopped_periods = early_stopped_periods;
+      p.best_score = result.best_score;
+      p.best_epoch = result.best_epoch;
+      p.epochs_run = result.epochs_run;
+      p.metrics_csv = csv.text();
+      p.model = state_view(model);
+      p.params_with_grad = params_with_grad(model);
+      p.best = best_state;
+      p.steps = cursor.steps;
+      if (within) {
+        p.next_batch = cursor.next_batch;
+        p.loss_sum = cursor.loss_sum;
+        p.epoch_generator = epoch_generator;
+      }
+      return p;
+    };
 
     for (int64_t e = continued ? first_epoch_in_period : 0; e < periods[period]; ++e, ++epoch) {
-      const auto epoch_start = std::chrono::steady_clock::now();
-      if (scheduler) lr = scheduler->lr();  // the rate the epoch starts with (the CSV's lr)
+      auto epoch_start = std::chrono::steady_clock::now();
+      cursor.next_batch = 0;
+      cursor.loss_sum = 0.0;
+      if (resume_in_epoch) {  // the killed epoch goes on: its rate, position, loss so far and time so far
+        const FitProgress& p = resumed->progress();
+        cursor.next_batch = p.next_batch;
+        cursor.loss_sum = p.loss_sum;
+        epoch_start -= std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(p.epoch_seconds));
+        epoch_generator = p.epoch_generator;
+      } else {
+        if (scheduler) lr = scheduler->lr();  // the rate the epoch starts with (the CSV's lr)
+        if (step_checkpoints) epoch_generator = generator_state();
+      }
+      if (step_checkpoints)
+        cursor.on_step = [&, e, epoch_start](const EpochCursor& c) {
+          if (c.steps % options.checkpoint_every != 0) return;
+          FitProgress p = progress_now(e, /*within=*/true, false);
+          p.epoch_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+          if (writes) write_checkpoint(options.checkpoint, p, optimizer.get(), scheduler.get());
+        };
       auto stats = train_one_epoch(model, task, *optimizer, epoch, options,
                                    "epoch " + std::to_string(epoch + 1) + " (period " + std::to_string(period + 1) + ")",
-                                   step_scheduler);
+                                   step_scheduler, &cursor);
+      resume_in_epoch = false;
+      cursor.on_batches = nullptr;
+      cursor.on_step = nullptr;  // it refers to this period's optimiser
       if (stats.diverged) {
         result.stop_reason = stats.reason;
         if (best_state.empty())
@@ -234,7 +331,11 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
         break;
       }
       model.eval();
-      const double score = task.validation_score();
+      if (options.data_parallel) options.data_parallel->broadcast_buffers(model);  // rank 0's BatchNorm statistics
+      const double score = [&] {
+        PrecisionScope precision(options.precision);
+        return task.validation_score();
+      }();
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
       // `gain` is the score turned so that higher is better (minus a loss);
       // best_for_patience and plateau_best hold gains.
@@ -280,25 +381,8 @@ TrainingResult fit(torch::nn::Module& model, TrainingTask& task, const TrainerOp
       if (scheduler && !step_scheduler) scheduler->interval_done();  // Lightning steps epoch schedulers after validation
       const bool stop_period = options.patience > 0 && since_best >= options.patience;
       if (stop_period) early_stopped_periods.push_back(static_cast<int64_t>(period + 1));
-      if (!options.checkpoint.empty()) {
-        FitProgress p;
-        p.next_epoch = epoch + 1;
-        p.period = static_cast<int64_t>(period);
-        p.next_epoch_in_period = e + 1;
-        p.period_done = stop_period || e + 1 == periods[period];
-        p.lr = scheduler ? scheduler->lr() : lr;
-        p.since_best = since_best;
-        p.best_for_patience = best_for_patience;
-        p.plateau_best = plateau_best;
-        p.plateau_bad_epochs = plateau_bad_epochs;
-        p.early_stopped_periods = early_stopped_periods;
-        p.best_score = result.best_score;
-        p.best_epoch = result.best_epoch;
-        p.epochs_run = result.epochs_run;
-        p.metrics_csv = csv.text();
-        p.model = copy_state(model);
-        p.params_with_grad = params_with_grad(model);
-        p.best = best_state;
+      if (!options.checkpoint.empty() && writes) {
+        const FitProgress p = progress_now(e, /*within=*/false, stop_period);
         write_checkpoint(options.checkpoint, p, p.period_done ? nullptr : optimizer.get(),
                          p.period_done ? nullptr : scheduler.get());
       }

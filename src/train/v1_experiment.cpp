@@ -78,9 +78,8 @@ void copy_first_layer(const nn::Model& source, nn::Model& target, bool freeze) {
   target.spec()["core"]["frozen_first_layer"] = freeze;
 }
 
-V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const RunFiles& files,
-                       bool show_progress, std::shared_ptr<FirstConvCache> first_conv_cache,
-                       const EpochCallback& on_epoch) {
+V1TrainingSetup v1_training_setup(const Json& config, const data::V1Dataset& dataset,
+                                  std::shared_ptr<FirstConvCache> first_conv_cache) {
   validate_config(config, "run configuration");
   const Json& model_cfg = section(config, "model");
   const Json& t = section(config, "training");
@@ -127,9 +126,49 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   data.real_responses = dataset.real_responses;  // monkey data: the loss and score skip missing trials
   data.first_conv_cache = std::move(first_conv_cache);
 
+  V1TrainingSetup setup{model, std::move(data), {}, {}, device};
+  V1Recipe& recipe = setup.recipe;
+  recipe.batch_size = get<int64_t>(t, "batch_size", recipe.batch_size);
+  recipe.hoyer_square = get<double>(t, "hoyer_square", recipe.hoyer_square);
+  const Json& wd = section(t, "weight_decay");
+  recipe.wd_core = get<double>(wd, "core", recipe.wd_core);
+  recipe.wd_spatial = get<double>(wd, "spatial", recipe.wd_spatial);
+  recipe.wd_channels = get<double>(wd, "channels", recipe.wd_channels);
+  recipe.wd_bias = get<double>(wd, "bias", recipe.wd_bias);
+  recipe.clamp_spatial = get<bool>(t, "clamp_spatial", recipe.clamp_spatial);
+  recipe.first_conv_cache_mb = get<int64_t>(t, "first_conv_cache_mb", recipe.first_conv_cache_mb);
+  recipe.seed = seed;
+
+  TrainerOptions& options = setup.options;
+  options.period_epochs = get<std::vector<int64_t>>(t, "period_epochs", options.period_epochs);
+  options.lr = get<double>(t, "lr", options.lr);
+  options.period_lr_factor = get<double>(t, "period_lr_factor", options.period_lr_factor);
+  options.patience = get<int64_t>(t, "patience", options.patience);
+  options.patience_across_periods = get<bool>(t, "patience_across_periods", options.patience_across_periods);
+  options.restore_best_each_period = get<bool>(t, "restore_best_each_period", options.restore_best_each_period);
+  options.precision = resolve_precision(get<std::string>(t, "precision", "auto"), "v1", device.type(),
+                                        "config field 'training.precision'");
+  return setup;
+}
+
+void record_v1_result(nn::Model& model, const TrainingResult& result) {
+  // null when no epoch had a finite validation score
+  model.spec()["provenance"]["best_val_varexp"] = result.has_best() ? Json(result.best_score) : Json();
+  model.spec()["provenance"]["best_epoch"] = result.has_best() ? Json(result.best_epoch + 1) : Json();
+  model.spec()["provenance"]["epochs_run"] = result.epochs_run;
+}
+
+V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const RunFiles& files,
+                       bool show_progress, std::shared_ptr<FirstConvCache> first_conv_cache,
+                       const EpochCallback& on_epoch) {
+  V1TrainingSetup setup = v1_training_setup(config, dataset, std::move(first_conv_cache));
+  auto& model = setup.model;
+  auto& data = setup.data;
+  const auto device = setup.device;
+  const Json& t = section(config, "training");
   V1TrainingRun run;
   run.model = model;
-  if (spec["readout"]["type"] == "ridge") {
+  if (model->spec()["readout"]["type"] == "ridge") {
     if (dataset.real_responses.defined())
       fail(dataset.origin, "a ridge readout cannot leave out the missing trials of this recording; use rank1");
     // Closed form, as the tutorial: all training trials (train + validation).
@@ -143,36 +182,15 @@ V1TrainingRun train_v1(const Json& config, const data::V1Dataset& dataset, const
   }
 
   model->to(device);
-  V1Recipe recipe;
-  recipe.batch_size = get<int64_t>(t, "batch_size", recipe.batch_size);
-  recipe.hoyer_square = get<double>(t, "hoyer_square", recipe.hoyer_square);
-  const Json& wd = section(t, "weight_decay");
-  recipe.wd_core = get<double>(wd, "core", recipe.wd_core);
-  recipe.wd_spatial = get<double>(wd, "spatial", recipe.wd_spatial);
-  recipe.wd_channels = get<double>(wd, "channels", recipe.wd_channels);
-  recipe.wd_bias = get<double>(wd, "bias", recipe.wd_bias);
-  recipe.clamp_spatial = get<bool>(t, "clamp_spatial", recipe.clamp_spatial);
-  recipe.first_conv_cache_mb = get<int64_t>(t, "first_conv_cache_mb", recipe.first_conv_cache_mb);
-  recipe.seed = seed;
-
-  TrainerOptions options;
-  options.period_epochs = get<std::vector<int64_t>>(t, "period_epochs", options.period_epochs);
-  options.lr = get<double>(t, "lr", options.lr);
-  options.period_lr_factor = get<double>(t, "period_lr_factor", options.period_lr_factor);
-  options.patience = get<int64_t>(t, "patience", options.patience);
-  options.patience_across_periods = get<bool>(t, "patience_across_periods", options.patience_across_periods);
-  options.restore_best_each_period = get<bool>(t, "restore_best_each_period", options.restore_best_each_period);
+  TrainerOptions options = setup.options;
   files.apply_to(options);
   options.show_progress = show_progress;
   options.on_epoch = on_epoch;
 
-  V1Task task(model, data, recipe, device);
+  V1Task task(model, data, setup.recipe, device);
   run.result = fit(*model, task, options);
   model->to(torch::kCPU);
-  // null when no epoch had a finite validation score
-  model->spec()["provenance"]["best_val_varexp"] = run.result.has_best() ? Json(run.result.best_score) : Json();
-  model->spec()["provenance"]["best_epoch"] = run.result.has_best() ? Json(run.result.best_epoch + 1) : Json();
-  model->spec()["provenance"]["epochs_run"] = run.result.epochs_run;
+  record_v1_result(*model, run.result);
   model->eval();
   return run;
 }

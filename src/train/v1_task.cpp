@@ -8,11 +8,13 @@
 #include <array>
 
 #include "fovea/error.h"
+#include "fovea/nn/batch_norm_sync.h"
 #include "fovea/nn/gather_rows.h"
 #include "fovea/nn/kernels/kernel_set.h"
 #include "fovea/nn/v1_cores.h"
 #include "fovea/nn/v1_readouts.h"
 #include "fovea/train/masked_poisson.h"
+#include "fovea/train/precision.h"
 
 namespace fovea::train {
 
@@ -87,10 +89,12 @@ void V1Task::cache_first_conv() {
 
 at::Tensor V1Task::predict_trials(const at::Tensor& trials) {
   at::Tensor rows = data_.image_index.index_select(0, trials);
-  if (!cache_) return model_->forward(nn::gather_rows(data_.images, rows).to(device_));
+  if (!cache_) return autocast_forward([&] { return model_->forward(nn::gather_rows(data_.images, rows).to(device_)); });
   auto core = std::static_pointer_cast<nn::MinimodelCore>(model_->core());
   at::Tensor slots = cache_->slot.index_select(0, rows).to(device_);
-  return model_->readout()->forward(core->forward_from_pooled_first_conv(cache_->pooled.select(slots)), "");
+  return autocast_forward([&] {
+    return model_->readout()->forward(core->forward_from_pooled_first_conv(cache_->pooled.select(slots)), "");
+  });
 }
 
 std::vector<BatchRef> V1Task::epoch_batches(int64_t epoch) {
@@ -109,6 +113,37 @@ at::Tensor V1Task::batch_loss(const BatchRef& batch) {
   at::Tensor target = data_.responses.index_select(0, batch.indices).to(device_);
   at::Tensor real = data_.real_responses.defined() ? data_.real_responses.index_select(0, batch.indices) : at::Tensor();
   return v1_loss(*model_, predict_trials(batch.indices), target, recipe_.hoyer_square, real);
+}
+
+// v1_loss sums each neuron's loss over the batch (with masks: divided by the
+// neuron's real trials in the batch), then takes the mean over neurons: a part
+// of the batch gives its own sums, over the whole batch's counts.
+at::Tensor V1Task::batch_loss_share(const BatchRef& batch, const at::Tensor& part) {
+  // The cached first layer's BatchNorm takes its statistics from the pooled
+  // sums of this worker's images only; with synchronised BatchNorm the layer
+  // runs whole (same function, global statistics).
+  at::Tensor prediction =
+      cache_ && nn::batch_norm_sync()
+          ? autocast_forward([&] {
+              return model_->forward(nn::gather_rows(data_.images, data_.image_index.index_select(0, part)).to(device_));
+            })
+          : predict_trials(part);
+  at::Tensor target = data_.responses.index_select(0, part).to(device_);
+  if (!data_.real_responses.defined()) return v1_loss(*model_, prediction, target, 0.0);
+  at::Tensor real = data_.real_responses.index_select(0, part).to(device_);
+  const auto dtype = prediction.scalar_type();
+  // masked_poisson_per_neuron divides by the part's count (+ 1e-6); rescaled to the batch's.
+  at::Tensor part_count = real.to(at::kBool).sum(0).to(dtype) + 1e-6;
+  at::Tensor batch_count =
+      data_.real_responses.index_select(0, batch.indices).to(device_).to(at::kBool).sum(0).to(dtype) + 1e-6;
+  return (masked_poisson_per_neuron(prediction, target, real) * (part_count / batch_count)).mean();
+}
+
+at::Tensor V1Task::batch_regularizer(const BatchRef&) {
+  if (recipe_.hoyer_square == 0.0) return torch::zeros({}, torch::TensorOptions().device(device_));
+  auto readout = std::dynamic_pointer_cast<nn::Rank1Readout>(model_->readout());
+  if (!readout) fail("training recipe", "hoyer_square needs a rank-1 readout");
+  return recipe_.hoyer_square * readout->hoyer_square().mean();  // v1_loss's hs·mean over neurons
 }
 
 double V1Task::validation_score() {

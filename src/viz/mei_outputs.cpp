@@ -9,6 +9,14 @@ namespace fs = std::filesystem;
 
 namespace fovea::viz {
 
+MeiFiles mei_file_names(const std::string& stem, bool movie, const MeiOutputOptions& options) {
+  MeiFiles files;
+  files.stimulus = stem + ".npy";
+  if (movie && options.video) files.video = stem + ".mp4";
+  if (options.figure) files.figure = stem + "." + options.format;
+  return files;
+}
+
 MeiFiles save_mei(const insilico::MeiResult& mei, const fs::path& dir, const std::string& stem,
                   const std::string& title, const MeiOutputOptions& options) {
   io::make_directories(dir.string());

@@ -5,12 +5,15 @@
 
 #include <fmt/format.h>
 
+#include <functional>
+
 #include "fovea/error.h"
 #include "fovea/insilico/objectives.h"
 #include "fovea/insilico/reducers.h"
 #include "fovea/io/atomic_file.h"
 #include "fovea/train/progress.h"
 #include "fovea/viz/html_report.h"
+#include "visualize_resume.h"
 
 namespace fs = std::filesystem;
 
@@ -65,18 +68,84 @@ std::vector<int64_t> range(int64_t first, int64_t end) {
   return v;
 }
 
+// One MEI as the page shows it: its files (relative to their folder) and objective.
+struct SavedMei {
+  MeiFiles files;
+  double objective = 0;
+};
+
+// Where the MEIs of targets 0..n−1 go: save_folder/folder/<k>.*, figures
+// titled title(k).
+struct MeiBatches {
+  const fs::path& save_folder;
+  std::string folder;
+  bool movie = false;
+  const MeiOutputOptions& output;
+  std::function<std::string(int64_t)> title;
+};
+
 // The MEIs of targets 0..n−1, one batch of `batch` targets per call of
-// `optimize` (which batches no further), calling `done` after each result so
-// that the progress bar moves batch by batch.
+// `optimize` (which batches no further), each batch's files written and
+// recorded as it finishes; a batch the record has finished (--resume) is kept
+// as it is. `done` is called per MEI, so that the progress bar moves batch by batch.
 template <typename Optimize, typename Done>
-std::vector<insilico::MeiResult> meis_in_batches(int64_t n, int64_t batch, Optimize optimize, Done done) {
-  std::vector<insilico::MeiResult> meis;
-  for (int64_t first = 0; first < n; first += batch)
-    for (auto& r : optimize(range(first, std::min(n, first + batch)))) {
-      meis.push_back(std::move(r));
+std::vector<SavedMei> meis_in_batches(int64_t n, int64_t batch, const MeiBatches& where, VisualizeRecord& record,
+                                      Optimize optimize, Done done) {
+  std::vector<SavedMei> meis;
+  for (int64_t first = 0; first < n; first += batch) {
+    const auto part = range(first, std::min(n, first + batch));
+    std::vector<std::string> files;
+    for (int64_t k : part) {
+      const MeiFiles f = mei_file_names(std::to_string(k), where.movie, where.output);
+      for (const auto& name : {f.stimulus, f.video, f.figure})
+        if (!name.empty()) files.push_back(relative(where.folder, name));
+    }
+    if (auto kept = record.finished_batch(where.folder, first, static_cast<int64_t>(part.size()), files)) {
+      for (size_t i = 0; i < part.size(); ++i) {
+        meis.push_back({mei_file_names(std::to_string(part[i]), where.movie, where.output), (*kept)[i]});
+        done();
+      }
+      continue;
+    }
+    std::vector<double> objectives;
+    const auto results = optimize(part);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const int64_t k = part[i];
+      meis.push_back({save_mei(results[i], where.save_folder / where.folder, std::to_string(k), where.title(k),
+                               where.output),
+                      results[i].final_objective});
+      objectives.push_back(results[i].final_objective);
       done();
     }
+    record.batch_done(where.folder, first, objectives);
+  }
   return meis;
+}
+
+// Everything that changes what visualize writes (the models and the options
+// above), as its record keeps it.
+nlohmann::json asked_of(const nn::Model& model, const VisualizeOptions& o, const nn::Model* weights_model) {
+  const auto device = model.parameters().empty() ? at::Device(at::kCPU) : model.parameters().front().device();
+  return {{"model", model_fingerprint(model)},
+          {"weights_model", weights_model && weights_model != &model ? model_fingerprint(*weights_model) : ""},
+          {"device", device.str()},
+          {"format", o.format},
+          {"time_steps", o.time_steps},
+          {"steps", o.steps},
+          {"lr", o.lr},
+          {"seed", o.seed},
+          {"batch_size", o.batch_size},
+          {"constraints", o.constraints},
+          {"response_start", o.response_start},
+          {"response_length", o.response_length},
+          {"inner_frames", o.inner_frames},
+          {"fps", o.mei_output.fps},
+          {"video_upscale", o.mei_output.video_upscale},
+          {"video", o.mei_output.video},
+          {"figure", o.mei_output.figure},
+          {"weight_layout", o.weight_layout == WeightLayout::lightning ? "lightning" : "legacy_ensemble"},
+          {"weights", o.weights},
+          {"meis", o.meis}};
 }
 
 // The reference's recipe for this model, with the command's choices.
@@ -99,6 +168,12 @@ insilico::MeiRecipe make_recipe(const nn::Model& model, const VisualizeOptions& 
 
 }  // namespace
 
+void check_visualize_resume(const nn::Model& model, const fs::path& save_folder, const VisualizeOptions& options,
+                            const nn::Model* weights_model) {
+  if (options.resume && fs::exists(save_folder / kVisualizeRecordFile))
+    VisualizeRecord(save_folder, asked_of(model, options, weights_model), /*resume=*/true);
+}
+
 VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::string& model_path,
                                 const fs::path& save_folder, const VisualizeOptions& options,
                                 const ModelEvaluation* evaluation, std::shared_ptr<nn::Model> weights_model) {
@@ -107,6 +182,7 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
         "the stimulus length, the steps and the inner frames must be positive");
   if (!weights_model) weights_model = model;
   io::make_directories(save_folder.string());
+  VisualizeRecord record(save_folder, asked_of(*model, options, weights_model.get()), options.resume);
   VisualizeResult result;
   model->eval();
   const insilico::MeiRecipe recipe = make_recipe(*model, options, result);
@@ -143,7 +219,15 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
                    {"clip_ranges", recipe.ranges.empty() ? "none" : "Höfling 2024 (green, UV)"}}}};
 
   WeightFigures weights;
-  if (options.weights) weights = save_weight_visualizations(*weights_model, save_folder, options.format, tick, options.weight_layout);
+  if (options.weights) {
+    if (auto kept = record.finished_weights()) {
+      weights = std::move(*kept);
+      for (int64_t i = count_weight_figures(*weights_model); i > 0; --i) tick();
+    } else {
+      weights = save_weight_visualizations(*weights_model, save_folder, options.format, tick, options.weight_layout);
+      record.weights_done(weights);
+    }
+  }
   for (const auto& l : weights.layers)
     for (const auto& out : l.files) result.weight_figures += static_cast<int64_t>(out.size());
   for (const auto& [s, files] : weights.neurons) result.weight_figures += static_cast<int64_t>(files.size());
@@ -157,7 +241,7 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
     layer.name = i < layers.size() ? layers[i].name : w->name;
     if (w) layer.in_channels = w->in_channels, layer.out_channels = w->out_channels;
     if (w && !w->filters.empty()) layer.summary_images.push_back(w->filters);
-    std::vector<insilico::MeiResult> meis;
+    std::vector<SavedMei> meis;
     const std::string folder = hook_folder(layer.name);
     MeiOutputOptions layer_output = mei_output;
     if (i < layers.size() && layers[i].channels > 0) {
@@ -170,7 +254,9 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
         const int64_t lag = options.time_steps - frames;
         layer_output.highlight = std::make_pair(lag + inner.response_start, lag + frames - 1);
       }
-      meis = meis_in_batches(layers[i].channels, inner.batch_size, [&](const std::vector<int64_t>& part) {
+      const MeiBatches where{save_folder, folder, movie, layer_output,
+                             [&](int64_t c) { return fmt::format("{} channel {}: MEI", layer.name, c); }};
+      meis = meis_in_batches(layers[i].channels, inner.batch_size, where, record, [&](const std::vector<int64_t>& part) {
         return insilico::optimize_channel_meis(model, layer.name, part, inner, first_session);
       }, tick);
     }
@@ -180,8 +266,7 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
       ch.index = c;
       if (w && c < static_cast<int64_t>(w->files.size())) ch.weight_images = w->files[c];
       if (c < static_cast<int64_t>(meis.size())) {
-        const auto files = save_mei(meis[c], save_folder / folder, std::to_string(c),
-                                    fmt::format("{} channel {}: MEI", layer.name, c), layer_output);
+        const MeiFiles& files = meis[c].files;
         ch.mei_image = relative(folder, files.figure);
         ch.mei_video = relative(folder, files.video);
         ++result.meis;
@@ -208,10 +293,12 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
     ReportSession rs;
     rs.name = session.empty() ? "readout" : session;
     const int64_t n = model->readout()->n_neurons(session);
-    std::vector<insilico::MeiResult> meis;
+    std::vector<SavedMei> meis;
     const std::string folder = "output_neurons/" + session_folder(session);
+    const MeiBatches where{save_folder, folder, movie, neuron_output,
+                           [&](int64_t k) { return fmt::format("{} neuron {}: MEI", rs.name, k); }};
     if (options.meis)
-      meis = meis_in_batches(n, recipe.batch_size, [&](const std::vector<int64_t>& part) {
+      meis = meis_in_batches(n, recipe.batch_size, where, record, [&](const std::vector<int64_t>& part) {
         return insilico::optimize_neuron_meis(model, session, part, recipe);
       }, tick);
     const auto weight_files = weights.neurons.count(session) ? weights.neurons.at(session) : std::vector<std::string>{};
@@ -222,11 +309,10 @@ VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::str
       neuron.index = k;
       if (k < static_cast<int64_t>(weight_files.size())) neuron.weight_image = weight_files[k];
       if (k < static_cast<int64_t>(meis.size())) {
-        const auto files = save_mei(meis[k], save_folder / folder, std::to_string(k),
-                                    fmt::format("{} neuron {}: MEI", rs.name, k), neuron_output);
+        const MeiFiles& files = meis[k].files;
         neuron.mei_image = relative(folder, files.figure);
         neuron.mei_video = relative(folder, files.video);
-        neuron.metrics["mei_response"] = meis[k].final_objective;
+        neuron.metrics["mei_response"] = meis[k].objective;
         ++result.meis;
       }
       if (evals && k < static_cast<int64_t>(evals->size())) {

@@ -120,4 +120,27 @@ inline at::Tensor expected_frame(const at::Tensor& images, const Fixation& f) {
   return out;
 }
 
+// An STA (frames, h, w) float32 whose temporal variance is largest at raw
+// pixel (row, col): an alternating ±1 there; small ripples elsewhere; a larger
+// alternating ±5 at (2, 3), inside the cropped-away border; and a large
+// constant (variance 0) at (h − 40, 60), which a maximum of the mean would pick.
+inline at::Tensor planted_sta(int64_t h, int64_t w, int64_t row, int64_t col, int64_t frames = 3) {
+  const at::Tensor odd = torch::arange(frames, torch::kFloat32).remainder(2).view({-1, 1, 1});
+  at::Tensor s = odd * 0.01 *
+                 (torch::arange(h, torch::kFloat32).view({1, -1, 1}) + torch::arange(w, torch::kFloat32).view({1, 1, -1}))
+                     .remainder(5);
+  s = s.contiguous();
+  const at::Tensor sign = odd * 2 - 1;  // -1, 1, -1, ...
+  s.select(2, col).select(1, row).copy_(sign.view({-1}));
+  s.select(2, 3).select(1, 2).copy_(sign.view({-1}) * 5);
+  s.select(2, 60).select(1, h - 40).fill_(100);
+  return s;
+}
+
+// Writes cell `cell`'s STA of retina `id` where openretina looks for it.
+inline void write_sta(const std::string& dir, const std::string& id, int64_t cell, const at::Tensor& sta) {
+  std::filesystem::create_directories(dir + "/stas");
+  io::write_npy(dir + "/stas/cell_data_" + id + "_WN_stas_cell_" + std::to_string(cell) + ".npy", sta);
+}
+
 }  // namespace fovea::test::sridhar

@@ -226,6 +226,34 @@ TEST(STSeparableFast, SmallBatchesSplitAcrossThreads) {
   at::set_num_threads(threads);
 }
 
+// The retina model's first layer keeps its stage-1 fields from the forward
+// pass for the backward pass (the second recomputes them; both are in the
+// shapes above). A retained graph's backward reads the kept fields twice:
+// twice the float64 conv3d's gradients, and a forward without grad mode keeps
+// nothing and still gives the same output.
+TEST(STSeparableFast, KeptFieldsServeARetainedGraphTwice) {
+  torch::manual_seed(3);
+  const std::array<int64_t, 3> zero{0, 0, 0};
+  std::vector<at::Tensor> leaves = {torch::randn({2, 2, 24, 18, 16}), torch::randn({16, 2, 21}),
+                                    torch::randn({16, 2, 11, 11}), torch::randn({16})};
+  std::vector<at::Tensor> ref_leaves;
+  for (auto& t : leaves) ref_leaves.push_back(t.to(at::kDouble).requires_grad_());
+  for (size_t j = 1; j < leaves.size(); ++j) leaves[j].requires_grad_();  // the input needs none: a first layer
+  const at::Tensor ref = at::conv3d(ref_leaves[0], ref_leaves[1].unsqueeze(-1).unsqueeze(-1) * ref_leaves[2].unsqueeze(2),
+                                    ref_leaves[3]);
+  const at::Tensor gout = torch::randn(ref.sizes());
+  (2 * ref).backward(gout.to(at::kDouble));
+  const at::Tensor out = fovea::nn::st_separable_conv3d(leaves[0], leaves[1], leaves[2], leaves[3], zero, zero);
+  EXPECT_LE(max_relative_error(out, ref), 1e-5);
+  out.backward(gout, /*retain_graph=*/true);
+  out.backward(gout);
+  const char* names[] = {"input", "temporal", "spatial", "bias"};
+  for (int j = 1; j < 4; ++j) EXPECT_LE(max_relative_error(leaves[j].grad(), ref_leaves[j].grad()), 1e-5) << names[j];
+  torch::NoGradGuard no_grad;
+  EXPECT_LE(max_relative_error(fovea::nn::st_separable_conv3d(leaves[0], leaves[1], leaves[2], leaves[3], zero, zero), ref),
+            1e-5);
+}
+
 TEST(STSeparableFast, ReferenceKernelsRunTheDenseConv3d) {
   const Shape s{2, 3, 4, 9, 7, 8, 3, 3, 5, "1,2,2"};
   auto layer = make_layer(s);

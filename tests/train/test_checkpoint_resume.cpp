@@ -7,7 +7,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <functional>
+#include <iterator>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -47,7 +50,9 @@ struct Net : torch::nn::Module {
 
 class RegressionTask : public fovea::train::TrainingTask {
  public:
-  explicit RegressionTask(Net& net) : net_(net) {
+  // batch: samples per batch (160 in all); kill_at > 0 throws Killed instead
+  // of computing the kill_at-th loss of the run: a kill inside an epoch.
+  RegressionTask(Net& net, int64_t batch = 40, int64_t kill_at = 0) : net_(net), batch_(batch), kill_at_(kill_at) {
     auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
     w_ = torch::randn({5, 1}, gen);
     x_ = torch::randn({160, 5}, gen);
@@ -60,10 +65,12 @@ class RegressionTask : public fovea::train::TrainingTask {
     // The global generator, on purpose: a resumed run must restore it after
     // anything that draws from it on the way (OneCycleLR counts the batches).
     auto perm = torch::randperm(160, torch::kInt64);
-    for (int64_t s = 0; s < 160; s += 40) b.push_back({s % 80 == 0 ? "a" : "b", perm.narrow(0, s, 40)});
+    for (int64_t s = 0; s < 160; s += batch_)
+      b.push_back({(s / batch_) % 2 == 0 ? "a" : "b", perm.narrow(0, s, batch_)});
     return b;
   }
   at::Tensor batch_loss(const fovea::train::BatchRef& b) override {
+    if (++losses == kill_at_) throw Killed{};
     return (net_.forward(x_.index_select(0, b.indices), b.data_key) - y_.index_select(0, b.indices)).pow(2).mean();
   }
   double validation_score() override {
@@ -83,11 +90,16 @@ class RegressionTask : public fovea::train::TrainingTask {
 
  private:
   Net& net_;
+  int64_t batch_, kill_at_;
   at::Tensor w_, x_, y_, xv_, yv_;
+
+ public:
+  int64_t losses = 0;  // batch_loss calls so far
 };
 
 struct Outcome {
   fovea::train::TrainingResult result;
+  int64_t losses = 0;  // batches trained
   std::vector<std::pair<std::string, at::Tensor>> state;
   std::string csv;  // without the seconds column
 };
@@ -101,12 +113,13 @@ std::string csv_without_seconds(const std::string& path) {
 }
 
 // Trains from scratch (init seed `init_seed`) in `dir`; kill_after > 0 stops
-// the process-like run at that epoch's callback; resume continues.
+// the process-like run at that epoch's callback, kill_at_batch > 0 at that
+// batch of the run (before its loss); resume continues.
 Outcome train(const TrainerOptions& base, const fovea::test::TempDir& dir, int64_t kill_after, bool resume,
-          uint64_t init_seed = 1) {
+              uint64_t init_seed = 1, int64_t batch = 40, int64_t kill_at_batch = 0) {
   torch::manual_seed(init_seed);
   auto net = std::make_shared<Net>();
-  RegressionTask task(*net);
+  RegressionTask task(*net, batch, kill_at_batch);
   TrainerOptions o = base;
   o.metrics_csv = dir.file("metrics.csv");
   o.checkpoint = dir.file("checkpoint.pt");
@@ -118,6 +131,7 @@ Outcome train(const TrainerOptions& base, const fovea::test::TempDir& dir, int64
     };
   Outcome r;
   r.result = fovea::train::fit(*net, task, o);
+  r.losses = task.losses;
   for (const auto& p : net->named_parameters()) r.state.emplace_back(p.key(), p.value().detach().clone());
   for (const auto& b : net->named_buffers()) r.state.emplace_back(b.key(), b.value().detach().clone());
   r.csv = csv_without_seconds(o.metrics_csv);
@@ -196,6 +210,75 @@ TEST(CheckpointResume, CosineWarmRestartsEpochScheduler) {
   o.lr = 0.02;
   o.patience = 0;
   check_resume(o, {3}, "cosine warm restarts");
+}
+
+// Checkpoints inside epochs (checkpoint_every optimiser steps): 10 batches of
+// 16 per epoch. The batches a run has trained when it writes a checkpoint:
+// after every epoch, and after every `every`-th optimiser step of the run
+// (one per `accumulate` batches and one at each epoch's end).
+std::vector<int64_t> checkpoint_positions(int64_t epochs, int64_t per_epoch, int64_t accumulate, int64_t every) {
+  std::vector<int64_t> at = {0};
+  int64_t steps = 0;
+  for (int64_t e = 0; e < epochs; ++e)
+    for (int64_t b = 1; b <= per_epoch; ++b) {
+      const bool step = b % accumulate == 0 || b == per_epoch;
+      if (step) ++steps;
+      if (b == per_epoch || (step && steps % every == 0)) at.push_back(e * per_epoch + b);
+    }
+  return at;
+}
+
+// Kills the run before its k-th batch for each k (fixed ones and a random
+// one), resumes, and compares with the whole run; the resumed run trains only
+// the batches after the last checkpoint (so it went on inside the epoch).
+void check_resume_in_epoch(TrainerOptions o, std::vector<int64_t> kill_batches, const std::string& name) {
+  at::set_num_threads(1);
+  constexpr int64_t kBatch = 16, kPerEpoch = 160 / kBatch;
+  fovea::test::TempDir whole_dir;
+  const Outcome whole = train(o, whole_dir, 0, false, 1, kBatch);
+  ASSERT_EQ(whole.losses, whole.result.epochs_run * kPerEpoch);
+  std::random_device rd;
+  kill_batches.push_back(2 + static_cast<int64_t>(rd() % static_cast<uint64_t>(whole.losses - 2)));
+  const auto positions =
+      checkpoint_positions(whole.result.epochs_run, kPerEpoch, o.accumulate_grad_batches, o.checkpoint_every);
+  for (int64_t k : kill_batches) {
+    ASSERT_LT(k, whole.losses) << name << ": the kill must fall inside the run";
+    const std::string what = name + ", killed before batch " + std::to_string(k);
+    fovea::test::TempDir dir;
+    EXPECT_THROW(train(o, dir, 0, false, 1, kBatch, k), Killed) << what;
+    const Outcome resumed = train(o, dir, 0, true, /*init_seed=*/99, kBatch);
+    expect_same(whole, resumed, what);
+    const int64_t done = *std::prev(std::upper_bound(positions.begin(), positions.end(), k - 1));
+    EXPECT_EQ(resumed.losses, whole.losses - done) << what << ": the last checkpoint came after batch " << done;
+  }
+}
+
+TEST(CheckpointResume, InsideAnEpochPeriodsWithAccumulationAndEarlyStopping) {
+  TrainerOptions o;
+  o.period_epochs = {4, 3, 3};
+  o.lr = 0.03;
+  o.patience = 2;
+  o.min_delta = 1e-3;
+  o.accumulate_grad_batches = 3;  // steps after batches 3, 6, 9 and 10 of each epoch
+  o.checkpoint_every = 1;
+  // Mid-accumulation in epoch 1; inside the first epoch of period 2 (after
+  // the best state was restored); a random batch.
+  check_resume_in_epoch(o, {5, 44}, "periods + accumulation");
+}
+
+TEST(CheckpointResume, InsideAnEpochOneCycleStepSchedulerEveryOtherStep) {
+  TrainerOptions o;
+  o.lr_schedule = "one_cycle";
+  o.lr_scheduler.interval = "step";  // stepped with the optimiser: its count is mid-cycle at the kill
+  o.lr_scheduler.max_lr = 0.05;
+  o.max_epochs = 5;
+  o.optimizer = "sgd";
+  o.momentum = 0.9;
+  o.accumulate_grad_batches = 2;
+  o.patience = 0;
+  o.grad_clip_norm = 1.0;
+  o.checkpoint_every = 2;  // counted over the run: the cadence crosses epochs
+  check_resume_in_epoch(o, {9, 27}, "one_cycle + accumulation");
 }
 
 TEST(CheckpointResume, WithoutACheckpointTheRunStartsFromScratch) {

@@ -21,6 +21,8 @@ struct MinimodelsOptions {
   std::string device = "cpu";
   uint64_t seed = 0;
   bool resume = false;                  // keep the minimodels already in `output` (a killed run), fit the rest
+  // Minimodels trained in one pass (train/minimodel_batch.h); 1: one after another.
+  int64_t batch_minimodels = train::kDefaultBatchMinimodels;
   bool quiet = false;                   // no progress bar on stderr
   ProgressCallback progress;            // per minimodel: fev, feve_full, feve_minimodel, channels_used
 };

@@ -27,7 +27,14 @@ struct TrainOptions {
   // config, overrides or seed with it.
   std::string resume;
   bool checkpoint = true;               // write DIR/checkpoint.pt after every epoch
+  // --checkpoint-every N: also after every N optimiser steps inside epochs
+  // (sets training.checkpoint_every; unset: the config's, else 0 = epochs only).
+  std::optional<int64_t> checkpoint_every;
   bool quiet = false;                   // no progress bar on stderr
+  // In a data-parallel worker (torchrun's environment: WORLD_SIZE, RANK, ...;
+  // `fovea train --nproc-per-node N` sets it): BatchNorm with the global
+  // batch's statistics (SyncBatchNorm), or each worker's own (DDP's default).
+  bool sync_batch_norm = true;
   ProgressCallback progress;            // per epoch: train_loss, the validation score, its best so far, lr
 };
 
@@ -40,6 +47,9 @@ struct TrainResult {
   std::vector<train::EpochRecord> epochs;  // the rows of metrics.csv
   eval::EvaluationReport evaluation;    // on the test set, as eval.csv / eval.json
   double fev_threshold = 0;             // V1: the FEV threshold of the evaluation's included neurons
+  // False in a data-parallel worker but rank 0: it trained, and wrote and
+  // evaluated nothing (model holds the trained model, evaluation is empty).
+  bool wrote_outputs = true;
 };
 
 // Reads the configuration once, checks it before anything is read or

@@ -20,6 +20,7 @@ struct VisualizeOptions : viz::VisualizeOptions {
   int64_t model_id = -1;                    // its member (negative: from the end, as openretina)
   std::string save_folder;
   std::string data;                         // dataset folder: adds the evaluation ("" : none)
+  std::string mouse;                        // with `data`, V1: minimodel's mouse, its published files in `data` by name
   std::string device = "cpu";
 };
 

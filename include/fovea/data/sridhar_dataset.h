@@ -30,14 +30,31 @@
 // with `seeds` in the pickle, the trials trial_separation[stimulus_seed] are
 // kept (train and test), else for retina 01 the first 10 test repeats.
 //
+// STA locations (get_locations_from_stas), with get_locations: per kept cell c
+// the spike-triggered average <sta_dir>/cell_data_<id>_WN_stas_cell_<c>.npy
+// (n_frames, h, w) is mirrored on axis 1 for NM (openretina's frame_movie_loader
+// hard-codes flip_sta=True; WN: not), cropped [35:h−35, 55:w−55] and the cell's
+// location is the argmax of the per-pixel variance over time (numpy's var,
+// ddof 0; the first maximum in row-major order) as (row, col). They are
+// session info "sta_locations" (N, 2) int64; train_retina initialises a
+// single-cell LNP's rf_location from them (openretina's SingleCellSeparatedLNP
+// rf_location, "set dynamically ... based on loaded sessions").
+//
+// Trial split (get_trial_wise_validation_split): sridhar_trial_split, then
+// final_training adds the validation trials to training (validation still
+// scores them); hard_coded {train, validation} replaces the drawn split.
+//
 // Returned as a RetinaDataset, per retina id: movies.train (1, frames·n_trials,
 // 80, 90) float32, the training trials one after another (sessions with the
 // same frames share one tensor); movies.test["test"]; responses.train
 // (N, frames·n_trials) in the same order; responses.test["test"] the mean over
 // repeats; test_by_trial["test"] (repeats, N, T_test); info cell_indices,
-// frames_per_trial, num_trials, stimulus_seed; val_clip_indices: the
-// validation trials of sridhar_trial_split, so that a clip length of
-// frames_per_trial cuts whole trials.
+// frames_per_trial, num_trials, stimulus_seed, sta_locations (with
+// get_locations); val_clip_indices: the validation trials, so that a clip
+// length of frames_per_trial cuts whole trials. The training movie holds the
+// trials of the split only: with hard_coded, trials in neither list are left
+// out; with final_training, the validation trials follow a second time at the
+// end as the validation clips, so that the trials before them all train.
 //
 // Differences from openretina, on purpose:
 //  - with a seed selection, a kept trial is rendered from its own fixation
@@ -45,9 +62,19 @@
 //  - a fixation whose 200×150 cut leaves the padded image, an image index
 //    beyond the image list, a fixation file shorter than the trials need, and
 //    WN trials of unequal length are errors naming the file and line (Python
-//    slicing would silently cut or wrap).
+//    slicing would silently cut or wrap);
+//  - hard_coded is checked (openretina takes it as given and filter_trials
+//    silently drops trials out of range): a trial out of range, listed twice,
+//    in both lists, an empty list, or trials 0 and 9 (10 and 19: repeated
+//    content) on different sides are errors naming data.hard_coded;
+//  - final_training applies to WN as well (openretina's white_noise_loader
+//    does not pass it on to the split, so it is silently ignored there);
+//    final_training together with hard_coded is an error (openretina ignores
+//    final_training then).
+#include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +94,14 @@ struct SridharOptions {
   // get_trial_wise_validation_split
   uint32_t split_seed = 1000;
   double train_frac = 0.8;
+  bool final_training = false;  // the validation trials train as well
+  struct HardCoded {
+    std::vector<int64_t> train, validation;  // trial indices (after the stimulus-seed selection)
+  };
+  std::optional<HardCoded> hard_coded;  // replaces the drawn split
+  // get_locations_from_stas
+  bool get_locations = true;
+  std::string sta_dir = "stas";
   // NM (dataloader/sridhar_nm_2025.yaml)
   std::map<std::string, std::string> fixation_files = {
       {"01", "fixations/complete_fixations_seed_2022and2023_s4_fixed.txt"},
@@ -101,16 +136,27 @@ struct SridharResponses {
 SridharResponses read_sridhar_responses(const std::string& pickle_path, const std::string& retina_id,
                                         const SridharOptions& options);
 
+// The trial split of one retina with `n_trials` training trials: hard_coded
+// (checked), or sridhar_trial_split plus, with final_training, the validation
+// trials appended to training. Errors name data.hard_coded / data.final_training.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> sridhar_split(int64_t n_trials, const SridharOptions& options);
+
+// get_location_from_sta: the (row, col) of the largest temporal variance of
+// the STA in `file` (n_frames, h, w), mirrored on axis 1 when `flip_sta`,
+// cropped by (35, 35, 55, 55).
+std::array<int64_t, 2> sridhar_sta_location(const std::string& file, bool flip_sta);
+
 RetinaDataset load_sridhar_2025(const SridharOptions& options);
 
 // data.dir: sridhar_2025 — openretina's Hugging Face folder
 // gollisch_lab/sridhar_2025/marmoset/<stimulus> (listed with the Hub's tree
-// API, as openretina's list_repo_files), every file but the STAs downloaded
-// into <cache>/published/sridhar_2025/<stimulus>, zips unpacked in place.
-// `base_url` is the repository's ".../datasets/<owner>/<repo>/resolve/<revision>"
-// root. A finished download is recorded, so later runs need no network.
-// Returns the folder.
+// API, as openretina's list_repo_files), downloaded into
+// <cache>/published/sridhar_2025/<stimulus>, zips unpacked in place; the
+// per-cell STAs (stas/) only `with_stas` (data.get_locations), in a second
+// step of their own. `base_url` is the repository's
+// ".../datasets/<owner>/<repo>/resolve/<revision>" root. Each finished step is
+// recorded, so later runs need no network. Returns the folder.
 std::string fetch_sridhar_2025(const std::string& stimulus, const std::string& base_url,
-                               const io::DownloadOptions& options = {});
+                               const io::DownloadOptions& options = {}, bool with_stas = true);
 
 }  // namespace fovea::data

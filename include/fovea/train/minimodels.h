@@ -26,17 +26,25 @@ struct MinimodelRow {
 };
 
 // Fits one minimodel per listed neuron; writes `<output_dir>/minimodel_n<neuron>.safetensors`
-// and `<output_dir>/summary.csv`, and returns the table. `on_fitted` is
-// called after each minimodel with its row and how many of the list are done.
+// and `<output_dir>/summary.csv`, and returns the table (in the list's order).
+// `on_fitted` is called after each minimodel (in the order they finish) with
+// its row and how many of the list are done. Up to `batch_minimodels`
+// minimodels train in one pass (minimodel_batch.h) when the recipe allows it
+// (minimodel's does, with the fast kernels); 1, or a recipe it does not
+// cover, fits them one after another (train_v1). The minimodels are the same
+// either way, within float rounding; each file is written when its
+// minimodel is done.
 // With `resume`, a neuron whose minimodel file is already in `output_dir`
 // (a run that was killed) is kept, not fitted again: its row is computed from
 // that file. Each fit is seeded on its own, so the others come out as in one
 // uninterrupted run.
+// How many minimodels train in one pass unless told (`--batch-minimodels`).
+constexpr int64_t kDefaultBatchMinimodels = 4;
 using MinimodelCallback = std::function<void(const MinimodelRow& row, size_t done, size_t total)>;
 std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::string& full_model_path,
                                          const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
                                          const nlohmann::json& config, const std::string& output_dir,
                                          bool show_progress = true, const MinimodelCallback& on_fitted = {},
-                                         bool resume = false);
+                                         bool resume = false, int64_t batch_minimodels = kDefaultBatchMinimodels);
 
 }  // namespace fovea::train

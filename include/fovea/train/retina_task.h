@@ -49,6 +49,8 @@ class RetinaTask : public TrainingTask {
   // BatchRef.indices holds the chunks' start frames in the session's training movie.
   std::vector<BatchRef> epoch_batches(int64_t epoch) override;
   at::Tensor batch_loss(const BatchRef& batch) override;
+  at::Tensor batch_loss_share(const BatchRef& batch, const at::Tensor& part) override;  // data-parallel
+  at::Tensor batch_regularizer(const BatchRef& batch) override;
   double validation_score() override;
   std::string score_name() const override;
   bool higher_is_better() const override { return recipe_.validation_score != "poisson_loss"; }

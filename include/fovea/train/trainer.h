@@ -10,6 +10,7 @@
 #include <torch/optim/optimizer.h>
 
 #include "fovea/train/lr_schedulers.h"
+#include "fovea/train/precision.h"
 
 #include <functional>
 #include <limits>
@@ -22,6 +23,8 @@ class Module;
 }
 
 namespace fovea::train {
+
+class DataParallel;  // data_parallel.h
 
 // One batch: which session and which samples of it.
 struct BatchRef {
@@ -51,6 +54,13 @@ class TrainingTask {
   // The number of batches in an epoch (OneCycleLR's total steps come from it);
   // by default the size of epoch 0's list.
   virtual int64_t batches_per_epoch() { return static_cast<int64_t>(epoch_batches(0).size()); }
+  // Data-parallel training (data_parallel.h). The loss of `part` (some of
+  // batch.indices) as its share of batch_loss(batch) without the weight
+  // regularisers: over a partition of the batch the shares add up to the
+  // batch's loss less batch_regularizer(batch), which one worker adds.
+  // A task that cannot split its batches keeps the defaults, which refuse.
+  virtual at::Tensor batch_loss_share(const BatchRef& batch, const at::Tensor& part);
+  virtual at::Tensor batch_regularizer(const BatchRef& batch);
 };
 
 // One finished epoch, as its row of the metrics CSV; given to
@@ -109,11 +119,22 @@ struct TrainerOptions {
   // exists (src/train/checkpoint.h): the result equals an uninterrupted run's.
   std::string checkpoint;
   bool resume = false;
+  // Also write the checkpoint after every this many optimiser steps (counted
+  // over the whole run) inside an epoch (0: at the ends of epochs only); a
+  // run resumed from one continues with the epoch's next batch.
+  int64_t checkpoint_every = 0;
+  // The precision of the model's forward in training and validation
+  // (precision.h: bf16 autocast, with the loss and optimiser in float32);
+  // the tasks run their forward through autocast_forward.
+  Precision precision = Precision::float32;
   bool show_progress = true;
   EpochCallback on_epoch;               // called after every epoch's validation
   // Submodules kept in eval mode while the model trains (a frozen core's
   // BatchNorm statistics: transfer.h's only_train_readout).
   std::vector<std::shared_ptr<torch::nn::Module>> eval_mode_modules;
+  // In a data-parallel worker (data_parallel.h): each batch's share, the
+  // gradients summed over the workers, rank 0's outputs only. Null: one process.
+  std::shared_ptr<DataParallel> data_parallel;
 };
 
 // Where a training run writes as it goes: the per-epoch metrics CSV and the
@@ -125,10 +146,14 @@ struct RunFiles {
   RunFiles(const char* metrics) : metrics_csv(metrics) {}              // NOLINT
   std::string metrics_csv, checkpoint;
   bool resume = false;
+  int64_t checkpoint_every = 0;  // TrainerOptions::checkpoint_every
+  std::shared_ptr<DataParallel> data_parallel;  // TrainerOptions::data_parallel
   void apply_to(TrainerOptions& o) const {
     o.metrics_csv = metrics_csv;
     o.checkpoint = checkpoint;
     o.resume = resume;
+    o.checkpoint_every = checkpoint_every;
+    o.data_parallel = data_parallel;
   }
 };
 
@@ -159,11 +184,26 @@ struct EpochStats {
   bool diverged = false;   // a non-finite loss stopped the epoch
   std::string reason;      // why it diverged
 };
+// Where an epoch stands, for checkpoints inside it: the batch it goes on
+// with and the sum of the losses before that one. Checkpoints are taken right
+// after an optimiser step, where the accumulated gradients are zero, so the
+// batch index also gives the accumulation count (batch % accumulate_grad_batches).
+struct EpochCursor {
+  int64_t next_batch = 0;
+  double loss_sum = 0.0;
+  int64_t steps = 0;  // optimiser steps of the whole run so far
+  // Called once the epoch's batches are drawn (a resumed run sets the random
+  // generator to where the killed run was), and after every optimiser step
+  // but the epoch's last, with the cursor past that step.
+  std::function<void()> on_batches;
+  std::function<void(const EpochCursor&)> on_step;
+};
 // One pass over the task's batches for `epoch` (model in train mode), one
 // optimiser step per options.accumulate_grad_batches batches; `step_scheduler`
 // (if given) is told of every optimiser step (a scheduler with interval "step").
+// With a `cursor`, the pass starts at its batch and keeps it up to date.
 EpochStats train_one_epoch(torch::nn::Module& model, TrainingTask& task, torch::optim::Optimizer& optimizer,
                            int64_t epoch, const TrainerOptions& options, const std::string& label = "",
-                           LrScheduler* step_scheduler = nullptr);
+                           LrScheduler* step_scheduler = nullptr, EpochCursor* cursor = nullptr);
 
 }  // namespace fovea::train

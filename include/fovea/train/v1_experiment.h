@@ -30,6 +30,23 @@ struct V1TrainingRun {
   TrainingResult result;
 };
 
+// What train_v1 trains, before it trains: the model built from the config
+// for this dataset (initialised from the seed, the first layer copied and
+// frozen when init.first_layer_from is given), on the CPU; its data, recipe
+// and schedule. fit_minimodels trains many of these together
+// (minimodel_batch.h).
+struct V1TrainingSetup {
+  std::shared_ptr<nn::Model> model;
+  V1TrainingData data;
+  V1Recipe recipe;
+  TrainerOptions options;  // the schedule; no files, progress or callback
+  torch::Device device = torch::kCPU;
+};
+V1TrainingSetup v1_training_setup(const Json& config, const data::V1Dataset& dataset,
+                                  std::shared_ptr<FirstConvCache> first_conv_cache = nullptr);
+// The training result in the model's spec (provenance.best_val_varexp, best_epoch, epochs_run).
+void record_v1_result(nn::Model& model, const TrainingResult& result);
+
 // Checks the config (validate_config, ConfigCheck::run), then builds the
 // model it describes for this dataset, trains it (or fits it in closed form
 // for a ridge readout) and returns it in eval mode. Writes the metrics CSV

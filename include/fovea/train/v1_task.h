@@ -61,6 +61,8 @@ class V1Task : public TrainingTask {
   V1Task(std::shared_ptr<nn::Model> model, V1TrainingData data, V1Recipe recipe, torch::Device device);
   std::vector<BatchRef> epoch_batches(int64_t epoch) override;
   at::Tensor batch_loss(const BatchRef& batch) override;
+  at::Tensor batch_loss_share(const BatchRef& batch, const at::Tensor& part) override;  // data-parallel
+  at::Tensor batch_regularizer(const BatchRef& batch) override;
   double validation_score() override;
   std::string score_name() const override { return "val_varexp"; }
   std::vector<torch::optim::OptimizerParamGroup> param_groups() override;

@@ -25,6 +25,9 @@ struct MeiOutputOptions {
   std::optional<std::pair<int64_t, int64_t>> highlight;
 };
 
+// The files save_mei writes for a stimulus (a movie or an image), by name.
+MeiFiles mei_file_names(const std::string& stem, bool movie, const MeiOutputOptions& options = {});
+
 // Writes <dir>/<stem>.npy, <stem>.mp4 and <stem>.<format>, each atomically.
 MeiFiles save_mei(const insilico::MeiResult& mei, const std::filesystem::path& dir, const std::string& stem,
                   const std::string& title, const MeiOutputOptions& options = {});

@@ -45,6 +45,11 @@ struct VisualizeOptions {
   WeightLayout weight_layout = WeightLayout::lightning;
   bool weights = true, meis = true;
   bool progress = true;
+  // Continue a killed run in the same save folder: the weight figures and the
+  // batches of MEIs its record (S/visualize_record.json) lists as finished,
+  // whose files all exist, are kept untouched; the rest is made, and the page
+  // rewritten. A record made with other options or another model is refused.
+  bool resume = false;
 };
 
 // Per-neuron evaluation to show: metrics (e.g. feve, correlation) and figures
@@ -67,6 +72,12 @@ struct VisualizeResult {
 // Writes the tree above. The MEIs are optimised on `model`; the weight
 // figures are drawn from `weights_model` when given (the ensemble path draws
 // the uncentred member while its MEIs use the centred one), else from `model`.
+// Refuses (fovea::Error naming the record) a resume whose folder was made
+// with other options or models; visualize_model checks this too, callers that
+// write into the folder first (an evaluation) call it before.
+void check_visualize_resume(const nn::Model& model, const std::filesystem::path& save_folder,
+                            const VisualizeOptions& options, const nn::Model* weights_model = nullptr);
+
 VisualizeResult visualize_model(std::shared_ptr<nn::Model> model, const std::string& model_path,
                                 const std::filesystem::path& save_folder, const VisualizeOptions& options,
                                 const ModelEvaluation* evaluation = nullptr,

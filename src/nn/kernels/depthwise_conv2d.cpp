@@ -310,14 +310,16 @@ at::Tensor depthwise_conv2d(const at::Tensor& input, const at::Tensor& weight, s
   const auto [ph, pw] = padding;
   const bool fast = fast_kernel_fits(input, weight, ph, pw) && weight.size(0) == input.size(1);
   if (!fast) return at::conv2d(input, weight, {}, 1, {ph, pw}, 1, weight.size(0));
-  return DepthwiseConv2dFunction::apply(input, weight, ph, pw);
+  Float32Kernel f32;
+  return DepthwiseConv2dFunction::apply(Float32Kernel::input(input), Float32Kernel::input(weight), ph, pw);
 }
 
 at::Tensor single_channel_conv2d(const at::Tensor& input, const at::Tensor& weight, std::array<int64_t, 2> padding) {
   const auto [ph, pw] = padding;
   const bool fast = fast_kernel_fits(input, weight, ph, pw) && input.size(1) == 1;
   if (!fast) return at::conv2d(input, weight, {}, 1, {ph, pw});
-  return SingleChannelConv2dFunction::apply(input, weight, ph, pw);
+  Float32Kernel f32;
+  return SingleChannelConv2dFunction::apply(Float32Kernel::input(input), Float32Kernel::input(weight), ph, pw);
 }
 
 }  // namespace fovea::nn

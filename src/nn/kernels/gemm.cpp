@@ -1,6 +1,7 @@
 // Matrix products in oneDNN's sgemm, forward and backward (see the header).
 #include "fovea/nn/kernels/gemm.h"
 
+#include <ATen/Parallel.h>
 #include <dnnl.h>
 #include <torch/torch.h>
 
@@ -100,13 +101,87 @@ class PointwiseConv2dFunction : public torch::autograd::Function<PointwiseConv2d
   }
 };
 
+// out[b, g] = W_g (Og × Ig) · x[b, g] (Ig × HW) for every image b and group g:
+// the 1×1 convolutions of many minimodels trained at once (minimodel_batch.h).
+// The products are small (16 → 64 channels), so the (image, group) pairs run
+// in parallel, each product on one thread.
+class GroupedPointwiseConv2dFunction : public torch::autograd::Function<GroupedPointwiseConv2dFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight,
+                            int64_t groups) {
+    auto x = input.contiguous(), w = weight.contiguous();
+    ctx->save_for_backward({x, w});
+    ctx->saved_data["groups"] = groups;
+    const int64_t B = x.size(0), HW = x.size(2) * x.size(3), O = w.size(0), Og = O / groups, Ig = w.size(1);
+    at::Tensor out = at::empty({B, O, x.size(2), x.size(3)}, x.options());
+    const float* xp = x.data_ptr<float>();
+    const float* wp = w.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    at::parallel_for(0, B * groups, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t b = i / groups, g = i % groups;
+        sgemm_raw(false, false, Og, HW, Ig, wp + g * Og * Ig, Ig, xp + (b * groups + g) * Ig * HW, HW, 0.0f,
+                  op + (b * groups + g) * Og * HW, HW);
+      }
+    });
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    refuse_double_backward("pointwise_conv2d");
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &w = saved[1];
+    const int64_t groups = ctx->saved_data["groups"].toInt();
+    const auto gr = grads[0].contiguous();
+    const int64_t B = x.size(0), HW = x.size(2) * x.size(3), O = w.size(0), Og = O / groups, Ig = w.size(1);
+    const float* xp = x.data_ptr<float>();
+    const float* wp = w.data_ptr<float>();
+    const float* gp = gr.data_ptr<float>();
+    at::Tensor grad_x, grad_w;
+    if (ctx->needs_input_grad(0)) {  // grad_x[b, g] = W_gᵀ (Ig × Og) · gr[b, g] (Og × HW)
+      grad_x = at::empty_like(x);
+      float* p = grad_x.data_ptr<float>();
+      at::parallel_for(0, B * groups, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t b = i / groups, g = i % groups;
+          sgemm_raw(true, false, Ig, HW, Og, wp + g * Og * Ig, Ig, gp + (b * groups + g) * Og * HW, HW, 0.0f,
+                    p + (b * groups + g) * Ig * HW, HW);
+        }
+      });
+    }
+    if (ctx->needs_input_grad(1)) {  // grad_W_g = Σ_b gr[b, g] (Og × HW) · x[b, g]ᵀ (HW × Ig); groups in parallel
+      grad_w = at::zeros_like(w);
+      float* p = grad_w.data_ptr<float>();
+      at::parallel_for(0, groups, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t g = begin; g < end; ++g)
+          for (int64_t b = 0; b < B; ++b)
+            sgemm_raw(false, true, Og, Ig, HW, gp + (b * groups + g) * Og * HW, HW, xp + (b * groups + g) * Ig * HW,
+                      HW, 1.0f, p + g * Og * Ig, Ig);
+      });
+    }
+    return {grad_x, grad_w, at::Tensor()};
+  }
+};
+
 }  // namespace
+
+at::Tensor pointwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64_t groups) {
+  if (groups == 1) return pointwise_conv2d(x, weight);
+  const bool fast = use_fast_cpu_kernel(x) && use_fast_cpu_kernel(weight) && x.dim() == 4 && weight.dim() == 4 &&
+                    groups > 1 && weight.size(0) % groups == 0 && weight.size(1) * groups == x.size(1) &&
+                    weight.size(2) == 1 && weight.size(3) == 1;
+  if (!fast) return at::conv2d(x, weight, at::Tensor(), at::IntArrayRef{1, 1}, at::IntArrayRef{0, 0}, at::IntArrayRef{1, 1}, groups);
+  Float32Kernel f32;
+  return GroupedPointwiseConv2dFunction::apply(Float32Kernel::input(x), Float32Kernel::input(weight), groups);
+}
 
 at::Tensor pointwise_conv2d(const at::Tensor& x, const at::Tensor& weight) {
   const bool fast = use_fast_cpu_kernel(x) && use_fast_cpu_kernel(weight) && x.dim() == 4 && weight.dim() == 4 &&
                     weight.size(1) == x.size(1) && weight.size(2) == 1 && weight.size(3) == 1;
   if (!fast) return at::conv2d(x, weight);
-  return PointwiseConv2dFunction::apply(x, weight);
+  Float32Kernel f32;
+  return PointwiseConv2dFunction::apply(Float32Kernel::input(x), Float32Kernel::input(weight));
 }
 
 at::Tensor matmul_2d(const at::Tensor& a, const at::Tensor& b) {
@@ -114,7 +189,8 @@ at::Tensor matmul_2d(const at::Tensor& a, const at::Tensor& b) {
                     a.size(1) == b.size(0);
   // Anything else (other devices and dtypes, and mismatched shapes, for LibTorch's own error) is at::mm.
   if (!fast) return a.mm(b);
-  return DnnlMatmulFunction::apply(a, b);
+  Float32Kernel f32;
+  return DnnlMatmulFunction::apply(Float32Kernel::input(a), Float32Kernel::input(b));
 }
 
 }  // namespace fovea::nn

@@ -12,7 +12,10 @@
 //
 // Backward, with g = dL/dy, per pair (batch element, input channel), which
 // threads share out:
-//   F_i again (stage 1) and dK2_i = corr(g, F_i),
+//   F_i (kept from the forward pass where recomputing it would be a third or
+//   more of the backward's work and the fields fit in 1 GiB: the retina
+//   model's first layer, 11x11 spatial first; else stage 1 again) and
+//   dK2_i = corr(g, F_i),
 //   G_i = K2ᵀ ⋆ g, the gradient of F_i, and dK1_i = corr(G_i, x_i),
 //   dx_i = Σ_o K1ᵀ ⋆ G_i.
 // Each order of the two steps is picked for the backward pass on its own.
@@ -20,10 +23,14 @@
 // Layout: output channels are the vector lanes. A field holds a 16-float
 // vector (o = 16 ob + lane) per grid position, one grid per block ob of 16
 // output channels (lanes past O stay zero); the weights are packed alike,
-// [i][ob][tap][lane]. Every step is then a loop over positions (R of them at
-// once, their sums held in registers) and over kernel taps, each tap an offset
-// into the flattened grid; grids carry the zero margins their taps reach, so
-// there are no border tests. Positions and taps are computed once per call.
+// [i][ob][tap][lane]. Every convolution is then a loop over positions (R of
+// them at once, their sums held in registers: a block of a run of positions
+// along one axis, so one pointer stepped by the run's stride reaches all R)
+// and over kernel taps, each tap an offset into the flattened grid; every
+// correlation (a weight gradient) a loop over positions for a block of R taps
+// of one row of the kernel, likewise stepped. Grids carry the zero margins
+// their taps reach, so there are no border tests. Runs, positions and taps
+// are computed once per call.
 //
 // The loops are compiled three times (AVX-512, AVX2 + FMA, baseline x86-64,
 // with register blocks to match) and picked at run time.
@@ -85,6 +92,73 @@ std::vector<int32_t> position_offsets(const Box& box, const Grid& grid, const Gr
   return out;
 }
 
+// Runs of positions along one axis of a box, for the convolutions' register
+// blocks: run j starts at src[j] in the grid read and dst[j] in the grid
+// written (floats), and its positions follow at strides s_src and s_dst.
+// A block of R positions in a run then needs one pointer, not R.
+struct Runs {
+  std::vector<int32_t> src, dst;
+  int64_t len = 0, s_src = 0, s_dst = 0;
+};
+
+// The box's positions as runs along one axis, p + shift in the grids `src`
+// and `dst`, times each grid's scale. A convolution reading a field of
+// vectors runs along an axis its kernel `k` covers, at least 4 long if there
+// is one, so that a block's neighbouring positions read the same vectors
+// (along time, 10 positions of a 5x5 kernel would read 10 planes and fill
+// the L1 cache); otherwise, and for a scalar input (broadcasts, small reads),
+// along the box's longest axis (time, for the retina's layers).
+Runs position_runs(const Box& box, const Grid& src, const Grid& src_shift, int64_t src_scale, const Grid& dst,
+                   const Grid& dst_shift, int64_t dst_scale, const Grid& k) {
+  const int64_t n[3] = {box.n.t, box.n.h, box.n.w}, covered[3] = {k.t, k.h, k.w};
+  int axis = n[0] >= n[1] && n[0] >= n[2] ? 0 : (n[1] >= n[2] ? 1 : 2);
+  if (src_scale == kLanes) {
+    int best = -1;
+    for (int a = 0; a < 3; ++a)
+      if (covered[a] > 1 && n[a] >= 4 && (best < 0 || n[a] > n[best])) best = a;
+    if (best >= 0) axis = best;
+  }
+  auto stride = [&](const Grid& g) { return axis == 0 ? g.h * g.w : (axis == 1 ? g.w : 1); };
+  Runs runs;
+  runs.len = n[axis];
+  runs.s_src = stride(src) * src_scale;
+  runs.s_dst = stride(dst) * dst_scale;
+  for (int64_t a = 0; a < (axis == 0 ? 1 : n[0]); ++a)
+    for (int64_t b = 0; b < (axis == 1 ? 1 : n[1]); ++b)
+      for (int64_t c = 0; c < (axis == 2 ? 1 : n[2]); ++c) {
+        const Grid p{box.lo.t + a, box.lo.h + b, box.lo.w + c};
+        runs.src.push_back(static_cast<int32_t>(
+            src_scale * src.index(p.t + src_shift.t, p.h + src_shift.h, p.w + src_shift.w)));
+        runs.dst.push_back(static_cast<int32_t>(
+            dst_scale * dst.index(p.t + dst_shift.t, p.h + dst_shift.h, p.w + dst_shift.w)));
+      }
+  return runs;
+}
+
+// A kernel's taps as runs along its innermost axis longer than 1 (the rows of
+// a spatial kernel, the whole of a temporal one): run j starts at offset[j]
+// (floats) in `grid` and tap index first[j] of the flattened kernel, and its
+// taps follow at `stride` floats and consecutive indices. The weight-gradient
+// correlations keep a block of a run's taps in registers.
+struct TapRuns {
+  std::vector<int32_t> offset, first;
+  int64_t len = 0, stride = 0;
+};
+
+TapRuns tap_runs(const Grid& k, const Grid& grid, int64_t scale) {
+  const int axis = k.w > 1 ? 2 : (k.h > 1 ? 1 : (k.t > 1 ? 0 : 2));
+  TapRuns runs;
+  runs.len = axis == 0 ? k.t : (axis == 1 ? k.h : k.w);
+  runs.stride = scale * (axis == 0 ? grid.h * grid.w : (axis == 1 ? grid.w : 1));
+  for (int64_t a = 0; a < (axis == 0 ? 1 : k.t); ++a)
+    for (int64_t b = 0; b < (axis == 1 ? 1 : k.h); ++b)
+      for (int64_t c = 0; c < (axis == 2 ? 1 : k.w); ++c) {
+        runs.offset.push_back(static_cast<int32_t>(scale * grid.index(a, b, c)));
+        runs.first.push_back(static_cast<int32_t>((a * k.h + b) * k.w + c));
+      }
+  return runs;
+}
+
 // Everything the loops need, the same for every batch element.
 struct Plan {
   int64_t batch = 0, in = 0, out = 0, blocks = 0;  // B, I, O, ceil(O / 16)
@@ -95,18 +169,26 @@ struct Plan {
   // Offsets are in floats where the loops read (base, taps) and in vectors
   // where they write (dst_index, g_index).
   // Stage-1 positions that can be nonzero (the field is zero elsewhere), in
-  // the padded input (floats), the field (vectors), g's grid (floats), G's grid (vectors).
-  std::vector<int32_t> f_xp, f_f, f_gp, f_gm;
+  // the padded input (floats), the field (vectors) and G's grid (vectors).
+  std::vector<int32_t> f_xp, f_f, f_gm;
   // Output positions, in the field (floats) and in g's grid (vectors).
   std::vector<int32_t> y_f, y_gp;
-  // Input positions, in G's grid (floats).
-  std::vector<int32_t> x_gm;
   // Kernel taps (floats): K1 in the padded input, K2 in the field, and flipped
   // (the transposed convolutions) K2 in g's grid and K1 in G's grid.
   std::vector<int32_t> taps1, taps2, taps2_flipped, taps1_flipped;
+  // The convolutions' positions as runs: stage 1 (padded input -> field),
+  // stage 2 (field -> output), G (g's grid -> G's grid), dx (G's grid -> x).
+  Runs run1, run2, run_g, run_dx;
+  // The correlations' taps: K1 in the padded input, K2 in the field.
+  TapRuns corr1, corr2;
   const float* w1 = nullptr;  // packed [i][ob][tap][lane]
   const float* w2 = nullptr;
   bool spatial_first = true;  // K1 = w_s, K2 = w_t; else the other way round
+  // Every (batch element, input channel)'s stage-1 field F_i, blocks x f
+  // vectors at (b in + i) blocks f.size() 16, where the forward pass keeps
+  // them for the backward pass (written by the forward, read by the
+  // backward); null: F_i lives in the scratch, recomputed in the backward.
+  float* kept_f = nullptr;
   bool need_dx = false, need_dw = false;
 };
 
@@ -134,94 +216,127 @@ FOVEA_INLINE void fma(Vec& acc, const Vec& w, const float* p) {
 
 enum class Out { store, add, lane_sum };
 
-// For R positions n: acc = Σ_j Σ_k w[j][k] in[j][base[n] + taps[k]], then
-// dst[dst_index[n]] = acc (a vector), += acc, or = Σ_lanes acc (a float).
+// Hides a pointer's value from the optimiser, so that a block's R addresses
+// are stepped through one add at a time rather than held as R registers
+// (which spill: 16 general registers are too few for R = 12 or 16).
+#define FOVEA_OPAQUE(ptr) asm("" : "+r"(ptr))
+
+// For the R positions of a run starting at src (stride s_src in in[j], s_dst
+// in dst): acc = Σ_j Σ_k w[j][k] in[j][position + taps[k]], then the
+// position's dst = acc (a vector), += acc, or = Σ_lanes acc (a float).
 // in[j] is a field (vectors) or, when kScalar, a plane of floats.
 template <int R, bool kScalar, Out kOut>
-FOVEA_INLINE void conv_positions(const float* const* in, const Vec* const* w, int64_t terms, const int32_t* taps,
-                                 int64_t n_taps, const int32_t* base, const int32_t* dst_index, float* dst) {
+FOVEA_INLINE void conv_block(const float* const* in, const Vec* const* w, int64_t terms, const int32_t* taps,
+                             int64_t n_taps, int64_t src, int64_t s_src, float* dst, int64_t s_dst) {
   Vec acc[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    const int64_t d = dst_index ? dst_index[r] : r;
     if constexpr (kOut == Out::add)
-      acc[r] = reinterpret_cast<const Vec*>(dst)[d];
+      acc[r] = *reinterpret_cast<const Vec*>(dst + r * s_dst);
     else
       acc[r] = Vec{};
   }
   for (int64_t j = 0; j < terms; ++j) {
-    const float* p[R];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) p[r] = in[j] + base[r];
+    const float* p0 = in[j] + src;
     const Vec* wj = w[j];
     for (int64_t k = 0; k < n_taps; ++k) {
       const Vec wk = wj[k];
-      const int32_t d = taps[k];
+      const float* q = p0 + taps[k];
 #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) fma<kScalar>(acc[r], wk, p[r] + d);
+      for (int r = 0; r < R; ++r) {
+        fma<kScalar>(acc[r], wk, q);
+        q += s_src;
+        FOVEA_OPAQUE(q);
+      }
     }
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
-    const int64_t d = dst_index ? dst_index[r] : r;
     if constexpr (kOut == Out::lane_sum) {
       float s = 0.f;
       for (int l = 0; l < kLanes; ++l) s += acc[r][l];
-      dst[d] = s;
+      dst[r * s_dst] = s;
     } else {
-      reinterpret_cast<Vec*>(dst)[d] = acc[r];
+      *reinterpret_cast<Vec*>(dst + r * s_dst) = acc[r];
     }
   }
 }
 
-// conv_positions over n positions, R at a time (the rest R/2 at a time, ...).
-// dst_index null: position n goes to dst[n].
+// conv_block for a block of n <= R positions.
+template <int R, bool kScalar, Out kOut>
+FOVEA_INLINE void conv_n(int64_t n, const float* const* in, const Vec* const* w, int64_t terms, const int32_t* taps,
+                         int64_t n_taps, int64_t src, int64_t s_src, float* dst, int64_t s_dst) {
+  if (n == R)
+    conv_block<R, kScalar, kOut>(in, w, terms, taps, n_taps, src, s_src, dst, s_dst);
+  else if constexpr (R > 1)
+    conv_n<R - 1, kScalar, kOut>(n, in, w, terms, taps, n_taps, src, s_src, dst, s_dst);
+}
+
+// A run of len positions or taps is split into blocks of at most R, as even
+// as they come (a run of 30 with R = 12: 10, 10, 10), so that no block is
+// left with few accumulators: block b of `blocks` is [start(b), start(b + 1)).
+// (Plain loops, not a lambda: a lambda would be compiled for the baseline
+// instruction set, outside the AVX-512 / AVX2 functions that inline the rest.)
+FOVEA_INLINE int64_t even_blocks(int64_t len, int64_t R) { return (len + R - 1) / R; }
+FOVEA_INLINE int64_t block_start(int64_t len, int64_t blocks, int64_t b) { return len * b / blocks; }
+
+// The convolution at all positions of `runs`, R at a time; dst is offset by
+// each run's dst.
 template <int R, bool kScalar, Out kOut>
 FOVEA_INLINE void conv(const float* const* in, const Vec* const* w, int64_t terms, const std::vector<int32_t>& taps,
-                       const int32_t* base, const int32_t* dst_index, int64_t n, float* dst) {
-  int64_t i = 0;
-  for (; i + R <= n; i += R) {
-    const int32_t* di = dst_index ? dst_index + i : nullptr;
-    float* d = dst_index ? dst : dst + (kOut == Out::lane_sum ? i : i * kLanes);
-    conv_positions<R, kScalar, kOut>(in, w, terms, taps.data(), static_cast<int64_t>(taps.size()), base + i, di, d);
-  }
-  if constexpr (R > 1) {
-    if (i < n) {
-      float* d = dst_index ? dst : dst + (kOut == Out::lane_sum ? i : i * kLanes);
-      conv<R / 2, kScalar, kOut>(in, w, terms, taps, base + i, dst_index ? dst_index + i : nullptr, n - i, d);
+                       const Runs& runs, float* dst) {
+  const int64_t n_taps = static_cast<int64_t>(taps.size()), blocks = even_blocks(runs.len, R);
+  for (size_t j = 0; j < runs.src.size(); ++j)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t start = block_start(runs.len, blocks, b), n = block_start(runs.len, blocks, b + 1) - start;
+      conv_n<R, kScalar, kOut>(n, in, w, terms, taps.data(), n_taps, runs.src[j] + start * runs.s_src, runs.s_src,
+                               dst + runs.dst[j] + start * runs.s_dst, runs.s_dst);
     }
-  }
 }
 
-// dw[k] += Σ_n g[g_index[n]] in[base[n] + taps[k]] for R taps k.
+// dw[r] += Σ_n g[g_index[n]] in[base[n] + r stride] for the R taps of a block
+// starting at `in`.
 template <int R, bool kScalar>
-FOVEA_INLINE void corr_taps(const Vec* g, const int32_t* g_index, const float* in, const int32_t* base, int64_t n,
-                            const int32_t* taps, Vec* dw) {
+FOVEA_INLINE void corr_block(const Vec* g, const int32_t* g_index, const float* in, const int32_t* base, int64_t n,
+                             int64_t stride, Vec* dw) {
   Vec acc[R];
-  int32_t d[R];
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-    acc[r] = Vec{};
-    d[r] = taps[r];
-  }
+  for (int r = 0; r < R; ++r) acc[r] = Vec{};
   for (int64_t i = 0; i < n; ++i) {
     const Vec gi = g[g_index[i]];
-    const float* p = in + base[i];
+    const float* q = in + base[i];
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) fma<kScalar>(acc[r], gi, p + d[r]);
+    for (int r = 0; r < R; ++r) {
+      fma<kScalar>(acc[r], gi, q);
+      q += stride;
+      FOVEA_OPAQUE(q);
+    }
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) dw[r] += acc[r];
 }
 
-// corr_taps over all taps, R at a time (the rest R/2 at a time, ...).
+template <int R, bool kScalar>
+FOVEA_INLINE void corr_n(int64_t taps, const Vec* g, const int32_t* g_index, const float* in, const int32_t* base,
+                         int64_t n, int64_t stride, Vec* dw) {
+  if (taps == R)
+    corr_block<R, kScalar>(g, g_index, in, base, n, stride, dw);
+  else if constexpr (R > 1)
+    corr_n<R - 1, kScalar>(taps, g, g_index, in, base, n, stride, dw);
+}
+
+// dw[k] += Σ_n g[g_index[n]] in[base[n] + tap k] for all taps, a block of at
+// most R taps of one run at a time.
 template <int R, bool kScalar>
 FOVEA_INLINE void corr(const Vec* g, const int32_t* g_index, const float* in, const int32_t* base, int64_t n,
-                       const int32_t* taps, int64_t n_taps, Vec* dw) {
-  int64_t k = 0;
-  for (; k + R <= n_taps; k += R) corr_taps<R, kScalar>(g, g_index, in, base, n, taps + k, dw + k);
-  if constexpr (R > 1)
-    if (k < n_taps) corr<R / 2, kScalar>(g, g_index, in, base, n, taps + k, n_taps - k, dw + k);
+                       const TapRuns& taps, Vec* dw) {
+  const int64_t blocks = even_blocks(taps.len, R);
+  for (size_t j = 0; j < taps.offset.size(); ++j)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t start = block_start(taps.len, blocks, b), count = block_start(taps.len, blocks, b + 1) - start;
+      corr_n<R, kScalar>(count, g, g_index, in + taps.offset[j] + start * taps.stride, base, n, taps.stride,
+                         dw + taps.first[j] + start);
+    }
 }
 
 // Copies x[b, i] into the interior of the padded plane (its margins stay zero).
@@ -239,10 +354,9 @@ FOVEA_INLINE const Vec* weights(const float* packed, const Plan& p, int64_t i, i
 // Stage 1 for input channel i: f[ob] = K1_i ⋆ xp at the field's nonzero positions.
 template <int RC>
 FOVEA_INLINE void stage1(const Plan& p, int64_t i, const float* xp, float* f) {
-  const int64_t n = static_cast<int64_t>(p.f_f.size());
   for (int64_t ob = 0; ob < p.blocks; ++ob) {
     const Vec* w = weights(p.w1, p, i, ob, p.n1);
-    conv<RC, true, Out::store>(&xp, &w, 1, p.taps1, p.f_xp.data(), p.f_f.data(), n, f + ob * p.f.size() * kLanes);
+    conv<RC, true, Out::store>(&xp, &w, 1, p.taps1, p.run1, f + ob * p.f.size() * kLanes);
   }
 }
 
@@ -259,14 +373,15 @@ FOVEA_INLINE void forward_range(const Plan& p, int64_t b0, int64_t b1, int64_t i
   for (int64_t b = b0; b < b1; ++b) {
     for (int64_t i = i0; i < i1; ++i) {
       fill_padded(p, x + (b * p.in + i) * p.x.size(), xp);
-      stage1<RC>(p, i, xp, f);
+      float* fi = p.kept_f ? p.kept_f + (b * p.in + i) * p.blocks * field_f : f;
+      stage1<RC>(p, i, xp, fi);
       for (int64_t ob = 0; ob < p.blocks; ++ob) {  // stage 2: acc[ob] (+)= K2_i ⋆ f[ob]
-        const float* in = f + ob * field_f;
+        const float* in = fi + ob * field_f;
         const Vec* w = weights(p.w2, p, i, ob, p.n2);
         if (i == i0)
-          conv<RC, false, Out::store>(&in, &w, 1, p.taps2, p.y_f.data(), nullptr, ny, acc + ob * field_y);
+          conv<RC, false, Out::store>(&in, &w, 1, p.taps2, p.run2, acc + ob * field_y);
         else
-          conv<RC, false, Out::add>(&in, &w, 1, p.taps2, p.y_f.data(), nullptr, ny, acc + ob * field_y);
+          conv<RC, false, Out::add>(&in, &w, 1, p.taps2, p.run2, acc + ob * field_y);
       }
     }
     for (int64_t ob = 0; ob < p.blocks; ++ob) {  // y[b, 16 ob + l, n] = acc[ob][n][l] + bias[16 ob + l]
@@ -319,21 +434,23 @@ FOVEA_INLINE void backward_range(const Plan& p, int64_t k0, int64_t k1, const fl
       filled = b;
     }
     if (p.need_dw) {
-      fill_padded(p, x + (b * p.in + i) * p.x.size(), xp);
-      stage1<RC>(p, i, xp, f);
+      fill_padded(p, x + (b * p.in + i) * p.x.size(), xp);  // for dK1_i
+      const float* fi = f;
+      if (p.kept_f)
+        fi = p.kept_f + (b * p.in + i) * p.blocks * field_f;
+      else
+        stage1<RC>(p, i, xp, f);
       for (int64_t ob = 0; ob < p.blocks; ++ob)  // dK2_i += corr(g, F_i)
-        corr<RK, false>(reinterpret_cast<const Vec*>(gp + ob * field_gp), p.y_gp.data(), f + ob * field_f,
-                        p.y_f.data(), ny, p.taps2.data(), p.n2,
-                        reinterpret_cast<Vec*>(dw2) + (i * p.blocks + ob) * p.n2);
+        corr<RK, false>(reinterpret_cast<const Vec*>(gp + ob * field_gp), p.y_gp.data(), fi + ob * field_f,
+                        p.y_f.data(), ny, p.corr2, reinterpret_cast<Vec*>(dw2) + (i * p.blocks + ob) * p.n2);
     }
     for (int64_t ob = 0; ob < p.blocks; ++ob) {  // G_i = K2_iᵀ ⋆ g
       const float* in = gp + ob * field_gp;
       const Vec* w = weights(p.w2, p, i, ob, p.n2);
-      conv<RC, false, Out::store>(&in, &w, 1, p.taps2_flipped, p.f_gp.data(), p.f_gm.data(), nf,
-                                  gm + ob * field_gm);
+      conv<RC, false, Out::store>(&in, &w, 1, p.taps2_flipped, p.run_g, gm + ob * field_gm);
       if (p.need_dw)  // dK1_i += corr(G_i, x_i)
         corr<RK, true>(reinterpret_cast<const Vec*>(gm + ob * field_gm), p.f_gm.data(), xp, p.f_xp.data(), nf,
-                       p.taps1.data(), p.n1, reinterpret_cast<Vec*>(dw1) + (i * p.blocks + ob) * p.n1);
+                       p.corr1, reinterpret_cast<Vec*>(dw1) + (i * p.blocks + ob) * p.n1);
     }
     if (p.need_dx) {  // dx_i = Σ_o K1_iᵀ ⋆ G_i
       std::vector<const float*> in(p.blocks);
@@ -342,8 +459,8 @@ FOVEA_INLINE void backward_range(const Plan& p, int64_t k0, int64_t k1, const fl
         in[ob] = gm + ob * field_gm;
         w[ob] = weights(p.w1, p, i, ob, p.n1);
       }
-      conv<RC, false, Out::lane_sum>(in.data(), w.data(), p.blocks, p.taps1_flipped, p.x_gm.data(), nullptr,
-                                     p.x.size(), dx + (b * p.in + i) * p.x.size());
+      conv<RC, false, Out::lane_sum>(in.data(), w.data(), p.blocks, p.taps1_flipped, p.run_dx,
+                                     dx + (b * p.in + i) * p.x.size());
     }
   }
 }
@@ -460,20 +577,23 @@ Plan make_plan(const Geometry& g, bool spatial_first) {
   const Grid zero{0, 0, 0};
   p.f_xp = position_offsets(fb, p.xp, zero, 1);
   p.f_f = position_offsets(fb, p.f, zero, 1);
-  p.f_gp = position_offsets(fb, p.gp, zero, kLanes);
   p.f_gm = position_offsets(fb, p.gm, m1, 1);
   Box yb;
   yb.n = p.y;
   p.y_f = position_offsets(yb, p.f, zero, kLanes);
   p.y_gp = position_offsets(yb, p.gp, m2, 1);
-  Box xb;
-  xb.lo = g.before;
-  xb.n = g.x;
-  p.x_gm = position_offsets(xb, p.gm, zero, kLanes);
   p.taps1 = tap_offsets(p.k1, p.xp, false, 1);
   p.taps2 = tap_offsets(p.k2, p.f, false, kLanes);
   p.taps2_flipped = tap_offsets(p.k2, p.gp, true, kLanes);
   p.taps1_flipped = tap_offsets(p.k1, p.gm, true, kLanes);
+  p.run1 = position_runs(fb, p.xp, zero, 1, p.f, zero, kLanes, p.k1);
+  p.run2 = position_runs(yb, p.f, zero, kLanes, p.y, zero, kLanes, p.k2);
+  p.run_g = position_runs(fb, p.gp, zero, kLanes, p.gm, m1, kLanes, p.k2);
+  Box xg;  // the input's positions in x's own grid
+  xg.n = g.x;
+  p.run_dx = position_runs(xg, p.gm, g.before, kLanes, p.x, zero, 1, p.k1);
+  p.corr1 = tap_runs(p.k1, p.xp, 1);
+  p.corr2 = tap_runs(p.k2, p.f, kLanes);
   return p;
 }
 
@@ -509,9 +629,31 @@ at::Tensor unpack(const at::Tensor& packed, int64_t out, at::IntArrayRef shape) 
   return s.permute({1, 3, 0, 2}).reshape({s.size(1) * kLanes, s.size(0), s.size(2)}).narrow(0, 0, out).reshape(shape);
 }
 
+// Whether the forward pass keeps the stage-1 fields for the backward pass
+// (plan p, the forward's): when the backward pass would use the same stage
+// order and recomputing them would be at least a third of its multiply-adds
+// (the retina's first layer: 11x11 spatial first, 44 %; its second layer,
+// temporal first, 13 %: recomputed), and they take at most 1 GiB.
+bool worth_keeping(const Plan& p, const Geometry& g, bool need_dx) {
+  const Plan back = best_plan(g, true, need_dx, true);
+  if (back.spatial_first != p.spatial_first) return false;
+  const int64_t recompute = static_cast<int64_t>(p.f_f.size()) * p.n1;
+  const double bytes = 4.0 * g.batch * g.in * p.blocks * p.f.size() * kLanes;
+  return 3 * recompute >= costs(back, need_dx, true).backward && bytes <= 1024.0 * 1024 * 1024;
+}
+
+// keep (not null): the caller will need the weight gradients (and, with
+// need_dx, the input's); *keep is then the kept fields, or undefined.
 at::Tensor forward_impl(const at::Tensor& x, const at::Tensor& temporal, const at::Tensor& spatial,
-                        const at::Tensor& bias, const Geometry& g) {
+                        const at::Tensor& bias, const Geometry& g, at::Tensor* keep, bool need_dx) {
   Plan p = best_plan(g, false, false, false);
+  if (keep && worth_keeping(p, g, need_dx)) {
+    // The field is zero outside the positions stage 1 writes (f_f).
+    const int64_t n = g.batch * g.in * p.blocks * p.f.size() * kLanes;
+    *keep = static_cast<int64_t>(p.f_f.size()) == p.f.size() ? at::empty({n}, x.options())
+                                                              : at::zeros({n}, x.options());
+    p.kept_f = keep->data_ptr<float>();
+  }
   const at::Tensor w1 = pack(p.spatial_first ? spatial : temporal, p.blocks);
   const at::Tensor w2 = pack(p.spatial_first ? temporal : spatial, p.blocks);
   p.w1 = w1.data_ptr<float>();
@@ -544,12 +686,16 @@ at::Tensor forward_impl(const at::Tensor& x, const at::Tensor& temporal, const a
   return y;
 }
 
-// Gradients of x, temporal and spatial (undefined where not needed).
+// Gradients of x, temporal and spatial (undefined where not needed); `kept`:
+// the forward's stage-1 fields, in the order spatial first or not, or undefined.
 std::array<at::Tensor, 3> backward_impl(const at::Tensor& x, const at::Tensor& temporal, const at::Tensor& spatial,
                                         const at::Tensor& g, const Geometry& geo, bool need_dx, bool need_dt,
-                                        bool need_ds) {
+                                        bool need_ds, const at::Tensor& kept, bool kept_spatial_first) {
   const bool need_dw = need_dt || need_ds;
   Plan p = best_plan(geo, true, need_dx, need_dw);
+  if (need_dw && kept.defined() && kept_spatial_first == p.spatial_first &&
+      kept.numel() == geo.batch * geo.in * p.blocks * p.f.size() * kLanes)
+    p.kept_f = const_cast<float*>(kept.data_ptr<float>());  // read only
   p.need_dx = need_dx;
   p.need_dw = need_dw;
   const at::Tensor w1 = pack(p.spatial_first ? spatial : temporal, p.blocks);
@@ -589,13 +735,20 @@ class STSeparableConv3dFunction : public torch::autograd::Function<STSeparableCo
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& temporal,
                             const at::Tensor& spatial, const at::Tensor& bias, std::vector<int64_t> before,
-                            std::vector<int64_t> after) {
+                            std::vector<int64_t> after, bool need_dw) {
     const at::Tensor xc = x.contiguous(), tc = temporal.contiguous(), sc = spatial.contiguous();
     ctx->save_for_backward({xc, tc, sc});
     ctx->saved_data["before"] = before;
     ctx->saved_data["after"] = after;
     const Geometry g = geometry(xc, tc, sc, {before[0], before[1], before[2]}, {after[0], after[1], after[2]});
-    return forward_impl(xc, tc, sc, bias.numel() > 0 ? bias.contiguous() : at::Tensor(), g);
+    at::Tensor kept;
+    at::Tensor y = forward_impl(xc, tc, sc, bias.numel() > 0 ? bias.contiguous() : at::Tensor(), g,
+                                need_dw ? &kept : nullptr, x.requires_grad());
+    if (kept.defined()) {
+      ctx->saved_data["fields"] = kept;
+      ctx->saved_data["fields_spatial_first"] = best_plan(g, false, false, false).spatial_first;
+    }
+    return y;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -610,11 +763,14 @@ class STSeparableConv3dFunction : public torch::autograd::Function<STSeparableCo
                need_ds = ctx->needs_input_grad(2), need_db = ctx->needs_input_grad(3);
     at::Tensor dx, dt, ds, db;
     if (need_dx || need_dt || need_ds) {
-      auto grads = backward_impl(saved[0], saved[1], saved[2], g, geo, need_dx, need_dt, need_ds);
+      const bool kept = ctx->saved_data.count("fields") > 0;
+      auto grads = backward_impl(saved[0], saved[1], saved[2], g, geo, need_dx, need_dt, need_ds,
+                                 kept ? ctx->saved_data["fields"].toTensor() : at::Tensor(),
+                                 kept && ctx->saved_data["fields_spatial_first"].toBool());
       dx = grads[0], dt = grads[1], ds = grads[2];
     }
     if (need_db) db = g.sum({0, 2, 3, 4});  // (no bias: an empty tensor, which needs no gradient)
-    return {dx, dt, ds, db, at::Tensor(), at::Tensor()};
+    return {dx, dt, ds, db, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -644,7 +800,9 @@ at::Tensor st_separable_conv3d(const at::Tensor& x, const at::Tensor& temporal, 
   // Autograd functions take no undefined tensors: no bias is an empty one.
   return STSeparableConv3dFunction::apply(x, temporal, spatial, bias.defined() ? bias : at::empty({0}, x.options()),
                                           std::vector<int64_t>(pad_before.begin(), pad_before.end()),
-                                          std::vector<int64_t>(pad_after.begin(), pad_after.end()));
+                                          std::vector<int64_t>(pad_after.begin(), pad_after.end()),
+                                          // Grad mode is off inside the autograd function's forward: asked here.
+                                          at::GradMode::is_enabled() && (temporal.requires_grad() || spatial.requires_grad()));
 }
 
 }  // namespace fovea::nn

@@ -18,5 +18,10 @@ at::Tensor matmul_2d(const at::Tensor& a, const at::Tensor& b);
 // per image. With the fast kernels and float32 CPU tensors those products and
 // both gradients run in dnnl_sgemm; anything else is at::conv2d.
 at::Tensor pointwise_conv2d(const at::Tensor& x, const at::Tensor& weight);
+// The same with `groups` groups (at::conv2d(x, weight, {}, 1, 0, 1, groups)):
+// weight (O, I / groups, 1, 1), output channels [g·O/groups, (g+1)·O/groups)
+// from input channels [g·I/groups, (g+1)·I/groups). With the fast kernels
+// one sgemm per (image, group), the pairs in parallel.
+at::Tensor pointwise_conv2d(const at::Tensor& x, const at::Tensor& weight, int64_t groups);
 
 }  // namespace fovea::nn
