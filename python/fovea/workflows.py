@@ -410,7 +410,7 @@ def simulate_retina(output_dir, sessions=2, neurons_per_session=30, stimulus="no
 
 def fit_minimodels(full_model, data=None, neurons=None, config=None, overrides=None, output="minimodels",
                    images=None, responses=None, seed=0, quiet=False, device="cpu", resume=False, mouse=None,
-                   textures=False, batch_minimodels=4):
+                   textures=False, batch_minimodels=1):
     """One minimodel per neuron (Du et al. 2025), as ``fovea minimodels``: a 16->64
     model whose first layer is copied from the trained ``full_model`` and frozen.
 

@@ -38,8 +38,11 @@ struct MinimodelRow {
 // (a run that was killed) is kept, not fitted again: its row is computed from
 // that file. Each fit is seeded on its own, so the others come out as in one
 // uninterrupted run.
-// How many minimodels train in one pass unless told (`--batch-minimodels`).
-constexpr int64_t kDefaultBatchMinimodels = 4;
+// How many minimodels train in one pass unless told (`--batch-minimodels`):
+// one after another, since on a quiet 2-core Zen 4 a pass of 4 was no faster
+// (100 minimodels: 50.5 s against 52.5 s) and peaked at 1.7 GB against
+// 0.74 GB (bench/README.md, session 12).
+constexpr int64_t kDefaultBatchMinimodels = 1;
 using MinimodelCallback = std::function<void(const MinimodelRow& row, size_t done, size_t total)>;
 std::vector<MinimodelRow> fit_minimodels(nn::Model& full_model, const std::string& full_model_path,
                                          const data::V1Dataset& dataset, const std::vector<int64_t>& neurons,
