@@ -162,9 +162,7 @@ void ProcessGroup::barrier() {
   }
 }
 
-namespace {
-
-// A port the kernel has just handed out on 127.0.0.1 (as torchrun picks one).
+// A port the kernel has just handed out on 127.0.0.1 (distributed.h).
 int free_local_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   check(fd >= 0, "--nproc-per-node", std::string("cannot open a socket: ") + std::strerror(errno));
@@ -179,6 +177,8 @@ int free_local_port() {
   check(ok, "--nproc-per-node", "cannot find a free port on 127.0.0.1");
   return ntohs(addr.sin_port);
 }
+
+namespace {
 
 std::string how_it_ended(int status) {
   if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));

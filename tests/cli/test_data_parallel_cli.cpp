@@ -5,12 +5,9 @@
 // does not. A worker that dies ends the run with a clear error, whether the
 // workers were started by fovea's launcher or torchrun-style from the
 // environment, and nothing is left waiting.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -27,6 +24,7 @@
 
 #include "cli_runner.h"
 #include "fovea/io/safetensors.h"
+#include "fovea/train/distributed.h"
 
 using fovea::test::run_fovea;
 
@@ -135,19 +133,6 @@ TEST(DataParallelCli, TwoRetinaWorkersReachTheOneProcessModel) {
   expect_same_model(dir.file("one/model.safetensors"), dir.file("two/model.safetensors"));
 }
 
-// A port the kernel has just handed out on 127.0.0.1.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Starts `fovea args...` with extra environment variables; stderr to `err`.
 pid_t start_fovea(const std::string& args, const std::vector<std::pair<std::string, std::string>>& env,
                   const std::string& err) {
@@ -193,7 +178,7 @@ TEST(DataParallelCli, AWorkerKilledFromATorchrunStyleLaunchEndsTheOtherWithAClea
   const std::string data = dir.file("data");
   ASSERT_EQ(run_fovea("simulate v1 " + data + " --neurons 4 --train-images 200 --test-images 10 --seed 5", dir).code, 0);
   const std::string args = v1_train(data, dir.file("out"), "[500]");
-  const std::string port = std::to_string(free_port());
+  const std::string port = std::to_string(fovea::train::free_local_port());
   auto env = [&](int rank) {
     return std::vector<std::pair<std::string, std::string>>{{"RANK", std::to_string(rank)},
                                                             {"LOCAL_RANK", std::to_string(rank)},

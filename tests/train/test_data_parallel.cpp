@@ -5,10 +5,7 @@
 // regulariser are the batch's loss and gradient, for the V1 losses (plain,
 // masked, Hoyer-square) and the retina losses (means and sums); the parts
 // cover a batch; the gradient all-reduce leaves an absent gradient absent.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -17,6 +14,7 @@
 #include "fovea/nn/batch_norm_sync.h"
 #include "fovea/nn/model.h"
 #include "fovea/train/data_parallel.h"
+#include "fovea/train/distributed.h"
 #include "fovea/train/retina_task.h"
 #include "fovea/train/v1_task.h"
 #include "small_retina_model.h"
@@ -25,21 +23,9 @@ namespace {
 
 using fovea::train::DataParallel;
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 std::shared_ptr<DataParallel> one_worker(bool sync_batch_norm) {
   fovea::train::WorkerEnv env;
-  env.master_port = free_port();
+  env.master_port = fovea::train::free_local_port();
   return std::make_shared<DataParallel>(std::make_shared<fovea::train::ProcessGroup>(env, std::chrono::seconds(20)),
                                         sync_batch_norm);
 }

@@ -34,6 +34,10 @@ std::optional<WorkerEnv> worker_env_from_environment();
 // is 30 minutes; a dead worker should end a run sooner than that.)
 std::chrono::milliseconds default_collective_timeout();
 
+// A port the kernel has just handed out on 127.0.0.1 (as torchrun picks one
+// for a one-machine launch).
+int free_local_port();
+
 // A c10d process group over a TCPStore at MASTER_ADDR:MASTER_PORT (rank 0
 // serves it). Gloo on the CPU: this LibTorch has no CUDA, so NCCL is not
 // built in. Every collective waits for completion and turns a peer's failure
